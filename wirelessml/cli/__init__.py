@@ -1,0 +1,1 @@
+"""Command-line interface (click). Logic lives in the library; these only parse and print."""

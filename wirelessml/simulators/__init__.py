@@ -1,0 +1,19 @@
+"""Simulators: one module per data family, each on Sionna. Configs import without Sionna."""
+
+from __future__ import annotations
+
+from wirelessml.registry import register_simulator
+from wirelessml.simulators.ofdm_config import CHANNEL_MODELS, OFDMConfig
+
+__all__ = ["CHANNEL_MODELS", "OFDMConfig"]
+
+
+@register_simulator(
+    "ofdm",
+    OFDMConfig,
+    "OFDM slots under 3GPP TDL/CDL/UMa/UMi: true channel, pilots, LS estimates (channel estimation)",
+)
+def _build_ofdm(config: OFDMConfig, *, device: str | None = None):
+    from wirelessml.simulators.ofdm import OFDMSimulator
+
+    return OFDMSimulator(config, device=device)
