@@ -8,7 +8,7 @@ Measures, side by side in one run:
    keeps nothing;
    the two alternate ``--repeats`` times and the medians and their ratio are reported;
 2. peak resident memory of a whole ``simulate`` process at 10k and at 50k samples
-   (each in its own subprocess, ``ru_maxrss``), and their ratio;
+   (each in its own subprocess, ``VmHWM``), and their ratio;
 3. throughput of the other channel families (CDL, UMa) for reference.
 
 Usage:
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -75,12 +74,16 @@ def wirelessml_simulate(num_samples: int, model: str = "tdl-a") -> float:
 
 
 def peak_memory_mb(num_samples: int) -> float:
-    """Peak RSS [MB] of a fresh process that simulates ``num_samples`` samples."""
+    """Peak RSS [MB] of a fresh process that simulates ``num_samples`` samples.
+
+    Read from ``VmHWM`` in /proc: ``ru_maxrss`` would be wrong here, since Linux carries a
+    process's high-water mark across fork and exec, so the child would report the parent's.
+    """
     code = (
-        "import resource, tempfile, wirelessml\n"
+        "import tempfile, wirelessml\n"
         "with tempfile.TemporaryDirectory() as d:\n"
         f"    wirelessml.simulate('ofdm', num_samples={num_samples}, out=d + '/a.h5')\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024
@@ -118,7 +121,6 @@ def main() -> None:
         "other_models_samples_per_s": others,
         "peak_rss_mb": mem,
         "peak_rss_ratio_50k_over_10k": mem[50_000] / mem[10_000],
-        "self_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
