@@ -10,7 +10,7 @@ from typing import Any, Literal
 from wirelessml.config import check_field, config_to_json
 from wirelessml.datasets import DatasetInfo, DatasetWriter, read_info
 from wirelessml.errors import DatasetError
-from wirelessml.registry import SIMULATORS, _load_builtin, get_simulator
+from wirelessml.registry import MODELS, SIMULATORS, TASKS, _load_builtin, get_simulator
 
 __all__ = ["info", "list", "simulate"]
 
@@ -89,6 +89,11 @@ def info(path: str | Path) -> DatasetInfo:
 
 
 def list() -> dict[str, builtins.list[tuple[str, str]]]:  # noqa: A001 - the CLI's name
-    """What wirelessml can do, by kind: ``{"simulators": [(name, description), ...]}``."""
+    """What wirelessml can do, by kind: ``{"simulators": [(name, description)], "tasks": ...,
+    "models": ...}``."""
     _load_builtin()
-    return {"simulators": [(e.name, e.description) for e in SIMULATORS.values()]}
+    return {
+        "simulators": [(e.name, e.description) for e in SIMULATORS.values()],
+        "tasks": [(name, (cls.__doc__ or "").strip().splitlines()[0]) for name, cls in TASKS.items()],
+        "models": [(e.name, e.description) for e in MODELS.values()],
+    }

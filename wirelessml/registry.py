@@ -15,12 +15,15 @@ from wirelessml.errors import ConfigError
 __all__ = [
     "MODELS",
     "SIMULATORS",
+    "TASKS",
     "ModelEntry",
     "SimulatorEntry",
     "get_model",
     "get_simulator",
+    "get_task",
     "register_model",
     "register_simulator",
+    "register_task",
 ]
 
 
@@ -41,13 +44,24 @@ class SimulatorEntry:
 SIMULATORS: dict[str, SimulatorEntry] = {}
 
 
+def _add(table: dict[str, Any], kind: str, name: str, value: Any) -> None:
+    if name in table:
+        raise RuntimeError(f"{kind} {name!r} registered twice")
+    table[name] = value
+
+
+def _get(table: dict[str, Any], kind: str, name: str) -> Any:
+    _load_builtin()
+    if name not in table:
+        raise ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(table))}")
+    return table[name]
+
+
 def register_simulator(name: str, config_cls: type, description: str) -> Callable:
     """Decorator registering ``build(config, *, device)`` under ``name``."""
 
     def wrap(build: Callable[..., Any]) -> Callable[..., Any]:
-        if name in SIMULATORS:
-            raise RuntimeError(f"simulator {name!r} registered twice")
-        SIMULATORS[name] = SimulatorEntry(name, config_cls, build, description)
+        _add(SIMULATORS, "simulator", name, SimulatorEntry(name, config_cls, build, description))
         return build
 
     return wrap
@@ -55,10 +69,7 @@ def register_simulator(name: str, config_cls: type, description: str) -> Callabl
 
 def get_simulator(name: str) -> SimulatorEntry:
     """The registered simulator ``name``; a miss lists the known names."""
-    _load_builtin()
-    if name not in SIMULATORS:
-        raise ConfigError(f"unknown simulator {name!r}; choose one of: {', '.join(sorted(SIMULATORS))}")
-    return SIMULATORS[name]
+    return _get(SIMULATORS, "simulator", name)
 
 
 @dataclass(frozen=True)
@@ -82,9 +93,7 @@ def register_model(name: str, config_cls: type, description: str) -> Callable:
     """
 
     def wrap(cls: type) -> type:
-        if name in MODELS:
-            raise RuntimeError(f"model {name!r} registered twice")
-        MODELS[name] = ModelEntry(name, config_cls, cls, description)
+        _add(MODELS, "model", name, ModelEntry(name, config_cls, cls, description))
         return cls
 
     return wrap
@@ -92,17 +101,29 @@ def register_model(name: str, config_cls: type, description: str) -> Callable:
 
 def get_model(name: str) -> ModelEntry:
     """The registered model ``name``; a miss lists the known names."""
-    _load_builtin()
-    if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
-    return MODELS[name]
+    return _get(MODELS, "model", name)
+
+
+TASKS: dict[str, type] = {}
+
+
+def register_task(name: str) -> Callable:
+    """Class decorator registering a task (built with no arguments) under ``name``."""
+
+    def wrap(cls: type) -> type:
+        _add(TASKS, "task", name, cls)
+        return cls
+
+    return wrap
+
+
+def get_task(name: str) -> Any:
+    """A new instance of the registered task ``name``; a miss lists the known names."""
+    return _get(TASKS, "task", name)()
 
 
 def _load_builtin() -> None:
     """Import the modules that register the built-in entries (no Sionna import)."""
-    import importlib.util
-
+    import wirelessml.models  # noqa: F401
     import wirelessml.simulators  # noqa: F401
-
-    if importlib.util.find_spec("wirelessml.models") is not None:
-        import wirelessml.models  # noqa: F401
+    import wirelessml.tasks  # noqa: F401

@@ -1,0 +1,8 @@
+"""Tasks: one module per problem. A task names the dataset family and fields it reads,
+its model inputs, loss, per-sample metrics and their report (with definitions)."""
+
+from __future__ import annotations
+
+from wirelessml.tasks.channel_estimation import METRIC_DEFINITIONS, ChannelEstimationTask
+
+__all__ = ["METRIC_DEFINITIONS", "ChannelEstimationTask"]
