@@ -10,8 +10,10 @@ import sys
 
 import click
 
+from wirelessml.cli.evaluate import evaluate_command
 from wirelessml.cli.render import info_report
 from wirelessml.cli.simulate import simulate_command
+from wirelessml.cli.train import train_command
 from wirelessml.errors import WirelessMLError
 
 __all__ = ["cli", "main"]
@@ -71,10 +73,12 @@ def list_command() -> None:
     for kind, entries in list_entries().items():
         click.echo(f"{kind}:")
         for name, description in entries:
-            click.echo(f"  {name:<12} {description}")
+            click.echo(f"  {name:<20} {description}")
 
 
 cli.add_command(simulate_command)
+cli.add_command(train_command)
+cli.add_command(evaluate_command)
 
 
 def main() -> None:

@@ -1,0 +1,140 @@
+"""Run trained models and classical baselines over one test file, side by side.
+
+Every estimator sees the same batches; its per-sample errors go through the task's
+report (overall and per condition), and its inference time is measured per batch in the
+same run: ``ms_per_frame`` is the median over batches of (batch time / batch size), the
+batch time covering the estimator's call only (data already in memory on the device).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from wirelessml._typing import PathType
+from wirelessml.datasets import DatasetInfo, read_arrays, read_info, require_fields
+from wirelessml.errors import ConfigError
+from wirelessml.train.data import check_finite, to_device
+from wirelessml.train.run import dataset_fingerprint, load_run
+
+__all__ = ["TIMING_DEFINITION", "evaluate"]
+
+TIMING_DEFINITION = (
+    "ms_per_frame: median over batches of (time of the estimator's call / frames in the "
+    "batch), all estimators measured in the same run on the same device; includes filter "
+    "construction where a baseline builds filters on first use"
+)
+
+
+def evaluate(
+    runs: Sequence[PathType],
+    data: PathType,
+    *,
+    baselines: Sequence[str] | None = None,
+    batch_size: int = 256,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Evaluate trained runs and baselines on ``data``.
+
+    Args:
+        runs: Run folders written by ``wirelessml train`` (one task for all).
+        data: The test dataset.
+        baselines: Names of the task's baselines (default: all of them; ``[]`` for none).
+        batch_size: Frames per batch.
+        device: Torch device.
+
+    Returns:
+        ``{"data": fingerprint, "task": name, "estimators": {label: {"report", "ms_per_frame",
+        "total_s", "kind"}}, "timing_definition": ...}``.
+
+    Raises:
+        ConfigError: no estimator, runs of different tasks, an unknown baseline, a model
+            that does not fit the data.
+        DatasetError: a dataset of another family, missing a field, or holding NaN.
+        RunError: a folder that is not a run.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"evaluate.batch_size={batch_size} is not allowed: expected >= 1")
+    loaded = [(Path(r), *load_run(r, device)) for r in runs]
+    tasks = {meta["task"] for _, _, _, meta in loaded}
+    if len(tasks) > 1:
+        raise ConfigError(f"runs of different tasks cannot share a table: {sorted(tasks)}")
+    task = loaded[0][1] if loaded else None
+    if task is None:
+        raise ConfigError("nothing to evaluate: give at least one run folder")
+    info = read_info(data)
+    require_fields(info, task.eval_fields, family=task.family)
+    estimators: dict[str, tuple[str, Any]] = {}
+    for run_dir, _, model, meta in loaded:
+        estimators[f"{meta['model']} ({run_dir.name})"] = ("model", model)
+    names = task.baselines if baselines is None else tuple(baselines)
+    for name in names:
+        if name not in task.baselines:
+            raise ConfigError(f"unknown baseline {name!r} for task {task.name!r}; "
+                              f"choose from: {', '.join(task.baselines)}")  # fmt: skip
+        estimators[name] = ("baseline", task.build_baseline(name, info, device))
+    results = {
+        label: {"kind": kind, **_run(task, label, est, info, batch_size, torch.device(device))}
+        for label, (kind, est) in estimators.items()
+    }
+    return {
+        "task": task.name,
+        "data": dataset_fingerprint(info),
+        "estimators": results,
+        "timing_definition": TIMING_DEFINITION,
+        "metric_definitions": dict(task.metric_definitions),
+    }
+
+
+@torch.no_grad()
+def _run(task: Any, label: str, estimator: Any, info: DatasetInfo, batch_size: int,
+         device: torch.device) -> dict[str, Any]:  # fmt: skip
+    """Per-sample errors, conditions and per-batch timings of one estimator."""
+    if isinstance(estimator, torch.nn.Module):
+        estimator.eval()
+    per_sample: dict[str, list[torch.Tensor]] = {}
+    conditions: dict[str, list[torch.Tensor]] = {k: [] for k in task.condition_fields}
+    times: list[float] = []
+    for start in range(0, info.num_committed, batch_size):
+        stop = min(start + batch_size, info.num_committed)
+        arrays = read_arrays(info.path, list(task.eval_fields), start, stop)
+        batch = to_device({k: torch.from_numpy(v) for k, v in arrays.items()}, device)
+        check_finite(batch, range(start, stop), info.path)
+        elapsed, h_hat = _timed(task, estimator, batch, device)
+        target = task.target(batch)
+        if h_hat.shape != target.shape:
+            raise ConfigError(f"{label} does not fit the data of {info.path}: it outputs "
+                              f"{tuple(h_hat.shape)} for a target of {tuple(target.shape)}")  # fmt: skip
+        times.append(elapsed / (stop - start))
+        for name, value in task.per_sample(h_hat.to(target.dtype), target).items():
+            per_sample.setdefault(name, []).append(value.cpu())
+        for name in conditions:
+            conditions[name].append(batch[name].cpu())
+    merged = {k: torch.cat(v) for k, v in per_sample.items()}
+    conds = {k: torch.cat(v) for k, v in conditions.items()}
+    return {
+        "report": task.report(merged, conds),
+        "ms_per_frame": 1000.0 * statistics.median(times),
+        "total_s": sum(t * n for t, n in zip(times, _sizes(info.num_committed, batch_size),
+                                              strict=True)),  # fmt: skip
+    }
+
+
+def _timed(task: Any, estimator: Any, batch: dict[str, Any], device: torch.device
+           ) -> tuple[float, torch.Tensor]:  # fmt: skip
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    h_hat = task.predict(estimator, batch)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - t0, h_hat
+
+
+def _sizes(n: int, batch_size: int) -> list[int]:
+    return [min(batch_size, n - s) for s in range(0, n, batch_size)]
