@@ -37,9 +37,9 @@ def plain_sionna_loop(num_samples: int, block_size: int) -> float:
     from sionna.phy.channel.tr38901 import TDL
 
     from wirelessml.simulators import OFDMConfig
+    from wirelessml.simulators.ofdm_config import SPEED_OF_LIGHT as c_light
 
     c = OFDMConfig()
-    c_light = 299_792_458.0
     sionna_config.seed = 1
     tdl = TDL("A", delay_spread=160e-9, carrier_frequency=c.carrier_frequency_hz,
               min_speed=c.doppler_hz[0] * c_light / c.carrier_frequency_hz,

@@ -33,11 +33,9 @@ from sionna.phy.channel import (
 from sionna.phy.channel.tr38901 import CDL, TDL, PanelArray, UMa, UMi
 
 from wirelessml.datasets import FieldSpec
-from wirelessml.simulators.ofdm_config import OFDMConfig
+from wirelessml.simulators.ofdm_config import SPEED_OF_LIGHT, OFDMConfig
 
 __all__ = ["OFDMSimulator", "block_seed", "rms_delay_spread"]
-
-SPEED_OF_LIGHT = 299_792_458.0
 
 DEFINITIONS = {
     "snr_definition": "snr_db = -10*log10(no): per-RE SNR at each receive antenna, unit-energy "

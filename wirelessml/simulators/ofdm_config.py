@@ -9,7 +9,10 @@ from typing import Literal
 
 from wirelessml.config import check_field
 
-__all__ = ["CHANNEL_MODELS", "OFDMConfig"]
+__all__ = ["CHANNEL_MODELS", "SPEED_OF_LIGHT", "OFDMConfig"]
+
+SPEED_OF_LIGHT = 299_792_458.0
+"""m/s; Doppler f_D = speed * carrier_frequency / SPEED_OF_LIGHT."""
 
 CHANNEL_MODELS: tuple[str, ...] = (
     *(f"tdl-{m}" for m in "abcde"),

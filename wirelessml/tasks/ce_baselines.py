@@ -40,7 +40,7 @@ import torch
 from wirelessml.config import config_from_dict
 from wirelessml.datasets import DatasetInfo, read_arrays, require_fields
 from wirelessml.errors import ConfigError
-from wirelessml.simulators.ofdm_config import OFDMConfig
+from wirelessml.simulators.ofdm_config import SPEED_OF_LIGHT, OFDMConfig
 
 __all__ = [
     "BASELINES",
@@ -56,7 +56,6 @@ __all__ = [
 BASELINES: tuple[str, ...] = ("ls", "lmmse-genie", "lmmse-robust")
 """Names accepted by :func:`build_baseline`."""
 
-SPEED_OF_LIGHT = 299_792_458.0  # m/s, as in wirelessml.simulators.ofdm (which imports Sionna)
 
 LMMSE_ORDER = "f-t"
 """Sionna's LMMSE filters across subcarriers first, then across OFDM symbols. With the
