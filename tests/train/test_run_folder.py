@@ -55,12 +55,15 @@ def test_folder_contents(cli_run) -> None:
     )
     assert meta["train_config"]["_data"]["epochs"] == 2
     assert meta["datasets"]["train"]["path"] == str(train_path.resolve())
+    # the dataset config travels with the run (linksim rebuilds the resource grid from it)
+    assert meta["datasets"]["train"]["config"]["_type"] == "ofdm"
     assert set(meta["datasets"]["val"]) == {
         "path",
         "simulator",
         "seed",
         "num_samples",
         "config_sha256",
+        "config",
     }
     assert meta["epochs_done"] == 2 and meta["steps"] == 2 * 6 and meta["samples_seen"] == 2 * 96
     assert meta["best_epoch"] in (1, 2) and meta["samples_per_s"] > 0 and meta["train_time_s"] > 0

@@ -82,13 +82,18 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def dataset_fingerprint(info: DatasetInfo) -> dict[str, Any]:
-    """What identifies a dataset's content: simulator, seed, size and its config's sha256."""
+    """What identifies a dataset's content: simulator, seed, size, its config and its sha256.
+
+    The full config travels with the run so that a trained model can be put back on the
+    resource grid it was trained on (``wirelessml linksim``) without the dataset file.
+    """
     return {
         "path": str(Path(info.path).resolve()),
         "simulator": info.simulator,
         "seed": info.seed,
         "num_samples": info.num_samples,
         "config_sha256": hashlib.sha256(info.config_json.encode()).hexdigest(),
+        "config": json.loads(info.config_json),
     }
 
 
