@@ -11,5 +11,13 @@ from wirelessml.models.adafortitran import (
     FortiTran,
     FortiTranConfig,
 )
+from wirelessml.models.icgnn import ICGNN, ICGNNConfig
 
-__all__ = ["AdaFortiTran", "AdaFortiTranConfig", "FortiTran", "FortiTranConfig"]
+__all__ = [
+    "ICGNN",
+    "AdaFortiTran",
+    "AdaFortiTranConfig",
+    "FortiTran",
+    "FortiTranConfig",
+    "ICGNNConfig",
+]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from wirelessml.registry import register_simulator
+from wirelessml.simulators.mimo_config import MIMO_CHANNEL_MODELS, MIMOConfig
 from wirelessml.simulators.ofdm_config import CHANNEL_MODELS, OFDMConfig
 
-__all__ = ["CHANNEL_MODELS", "OFDMConfig"]
+__all__ = ["CHANNEL_MODELS", "MIMO_CHANNEL_MODELS", "MIMOConfig", "OFDMConfig"]
 
 
 @register_simulator(
@@ -17,3 +18,14 @@ def _build_ofdm(config: OFDMConfig, *, device: str | None = None):
     from wirelessml.simulators.ofdm import OFDMSimulator
 
     return OFDMSimulator(config, device=device)
+
+
+@register_simulator(
+    "mimo",
+    MIMOConfig,
+    "multi-user MISO downlink channels, Rayleigh (correlated) or UMa/UMi; K, M per sample (precoding)",
+)
+def _build_mimo(config: MIMOConfig, *, device: str | None = None):
+    from wirelessml.simulators.mimo import MIMOSimulator
+
+    return MIMOSimulator(config, device=device)

@@ -4,5 +4,11 @@ its model inputs, loss, per-sample metrics and their report (with definitions)."
 from __future__ import annotations
 
 from wirelessml.tasks.channel_estimation import METRIC_DEFINITIONS, ChannelEstimationTask
+from wirelessml.tasks.precoding import MaxMinPrecodingTask, PrecodingTask
 
-__all__ = ["METRIC_DEFINITIONS", "ChannelEstimationTask"]
+__all__ = [
+    "METRIC_DEFINITIONS",
+    "ChannelEstimationTask",
+    "MaxMinPrecodingTask",
+    "PrecodingTask",
+]

@@ -1,0 +1,105 @@
+"""ICGNN: permutation equivariance, exact power, padding, CG, its start at RZF, size errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from wirelessml.errors import ConfigError
+from wirelessml.models.icgnn import ICGNN, ICGNNConfig, complete_graph, conjugate_gradient
+from wirelessml.tasks.precoding_baselines import sum_rate
+
+
+def _model(seed: int = 0, **overrides) -> ICGNN:
+    torch.manual_seed(seed)
+    model = ICGNN(ICGNNConfig(hidden=16, num_layers=2, **overrides)).eval()
+    with torch.no_grad():  # non-zero output layer: the test must not pass by symmetry of 0
+        for p in model.head[-1].parameters():
+            p.normal_(0, 0.5)
+    return model
+
+
+def _inputs(b: int, k: int, m: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    h = torch.randn(b, k, m, dtype=torch.complex64, generator=g)
+    no = 10 ** (-torch.rand(b, generator=g) * 2)
+    return h, no, torch.ones(b, k), torch.ones(b, m)
+
+
+def test_permuting_users_permutes_outputs() -> None:
+    model = _model()
+    h, no, um, am = _inputs(4, 5, 7)
+    perm = torch.tensor([3, 0, 4, 1, 2])
+    with torch.no_grad():
+        v = model(h, no, um, am)
+        v_perm = model(h[:, perm], no, um, am)
+    assert torch.allclose(v_perm, v[:, perm], atol=1e-5)
+    assert not torch.allclose(v[:, 0].abs(), v[:, 1].abs(), atol=1e-3)  # users do differ
+
+
+def test_power_constraint_holds_exactly_with_padding() -> None:
+    model = _model()
+    h, no, _, _ = _inputs(6, 6, 8, seed=1)
+    k = torch.tensor([1, 2, 3, 4, 5, 6])
+    m = torch.tensor([2, 3, 4, 6, 7, 8])
+    um = (torch.arange(6) < k[:, None]).float()
+    am = (torch.arange(8) < m[:, None]).float()
+    h = h * um[:, :, None] * am[:, None, :]
+    with torch.no_grad():
+        v = model(h, no, um, am)
+    assert torch.allclose(v.abs().square().sum(dim=(1, 2)), torch.ones(6), atol=1e-6)
+    assert float((v.abs() * (1 - um[:, :, None] * am[:, None, :])).max()) == 0.0
+    # The padded sample gives what the cropped one gives.
+    with torch.no_grad():
+        alone = model(h[3:4, :4, :6], no[3:4], torch.ones(1, 4), torch.ones(1, 6))
+    assert torch.allclose(v[3:4, :4, :6], alone, atol=1e-5)
+
+
+def test_gradients_finite_with_padded_users() -> None:
+    model = ICGNN(ICGNNConfig(hidden=8, num_layers=1)).train()
+    h, no, um, am = _inputs(3, 4, 4, seed=2)
+    um[0, 2:] = 0
+    h = h * um[:, :, None]
+    loss = -sum_rate(h, model(h, no, um, am), no).mean()
+    loss.backward()
+    assert all(bool(torch.isfinite(p.grad).all()) for p in model.parameters())
+
+
+def test_untrained_icgnn_is_rzf_directions_with_equal_power() -> None:
+    model = ICGNN(ICGNNConfig(hidden=8, num_layers=1, cg_steps=12)).eval()
+    h, no, um, am = _inputs(5, 3, 5, seed=4)
+    with torch.no_grad():
+        v = model(h, no, um, am)
+    a = h @ h.mH + 3 * no[:, None, None] * torch.eye(3)
+    d = (h.mH.to(torch.complex128) @ torch.linalg.inv(a.to(torch.complex128))).mT
+    d = d / d.abs().square().sum(-1, keepdim=True).sqrt() / 3**0.5
+    assert torch.allclose(v.to(torch.complex128), d, atol=1e-4)
+
+
+def test_conjugate_gradient_solves_hermitian_systems() -> None:
+    g = torch.Generator().manual_seed(5)
+    h = torch.randn(8, 6, 9, dtype=torch.complex128, generator=g)
+    a = h @ h.mH + 0.01 * torch.eye(6)
+    x = conjugate_gradient(a, steps=6)
+    assert torch.allclose(a @ x, torch.eye(6, dtype=a.dtype).expand_as(a), atol=1e-8)
+
+
+def test_complete_graph_links_real_users_only() -> None:
+    um = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    src, dst = complete_graph(um)
+    assert len(src) == 2 + 6 and bool((src != dst).all())
+    assert set(src.tolist()) | set(dst.tolist()) == {0, 1, 3, 4, 5}
+
+
+def test_sizes_beyond_the_config_and_zero_users_are_one_line_errors() -> None:
+    model = _model(max_users=4)
+    h, no, um, am = _inputs(2, 5, 8)
+    with pytest.raises(ConfigError, match="5 users but the model's config allows max_users=4") as e:
+        model(h, no, um, am)
+    assert "\n" not in str(e.value)
+    h, no, um, am = _inputs(2, 3, 4)
+    um[1] = 0
+    with pytest.raises(ConfigError, match="sample 1 has zero users"):
+        model(h, no, um, am)
+    with pytest.raises(ConfigError, match="ICGNNConfig.cg_steps=0"):
+        ICGNNConfig(cg_steps=0)
