@@ -11,10 +11,17 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 setup: $(STAMP)
 
-## The main job on a small default: simulate an OFDM dataset and describe it.
+## The main job on a small default: simulate OFDM data (TDL-A), train AdaFortiTran (cpu size)
+## for a few minutes on CPU, and evaluate it against LS and LMMSE on a test grid.
+DEMO := demo
 demo: $(STAMP)
-	$(BIN)/wirelessml simulate ofdm --num-samples 2000 --out demo/ofdm.h5 --overwrite
-	$(BIN)/wirelessml info demo/ofdm.h5
+	$(BIN)/wirelessml simulate ofdm -n 20000 -o $(DEMO)/train.h5 --seed 1 --overwrite
+	$(BIN)/wirelessml simulate ofdm -n 1000 -o $(DEMO)/val.h5 --seed 2 --overwrite
+	$(BIN)/wirelessml simulate ofdm -n 540 -o $(DEMO)/test.h5 --seed 3 --set mode=grid --overwrite
+	rm -rf $(DEMO)/run
+	$(BIN)/wirelessml train channel-estimation -m adafortitran --train $(DEMO)/train.h5 \
+		--val $(DEMO)/val.h5 -o $(DEMO)/run --epochs 1 --max-time 6m
+	$(BIN)/wirelessml evaluate $(DEMO)/run --data $(DEMO)/test.h5
 
 ## The test suite (what CI runs).
 test: $(STAMP)

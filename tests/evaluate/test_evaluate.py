@@ -53,6 +53,18 @@ def test_evaluate_writes_table_reports_and_plots(run_and_data: tuple[Path, Path,
     for name in ("report.md", "nmse_vs_snr_db.png", "nmse_vs_doppler_hz.png"):
         assert (d / "report" / name).stat().st_size > 0
     assert "| ls |" in (d / "report" / "report.md").read_text()
+    # Grid data: one cell per (SNR, Doppler, delay spread), 16 samples each (64 / 4 combos).
+    cells = est["ls"]["report"]["cells"]
+    assert [(c["snr_db"], c["doppler_hz"], c["count"]) for c in cells] == [
+        (0.0, 100.0, 16), (0.0, 900.0, 16), (20.0, 100.0, 16), (20.0, 900.0, 16)]  # fmt: skip
+    # Gaps to genie LMMSE: the worst grid point is the max of the per-cell differences.
+    genie = [c["nmse_db"] for c in est["lmmse-genie"]["report"]["cells"]]
+    worst = max(c["nmse_db"] - g for c, g in zip(cells, genie, strict=True))
+    assert report["reference"] == "lmmse-genie"
+    assert report["gaps"]["ls"]["max_cell_gap_db"] == pytest.approx(worst)
+    assert "lmmse-genie" not in report["gaps"]
+    assert "Gap to lmmse-genie" in result.stdout
+    assert "## NMSE [dB] per grid point" in (d / "report" / "report.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, ba
       wirelessml evaluate runs/ada --data test.h5
       wirelessml evaluate runs/ada runs/forti --data test.h5 --baselines ls,lmmse-genie
     """
-    from wirelessml.evaluate import evaluate, format_table, write_reports
+    from wirelessml.evaluate import evaluate, format_gaps, format_table, write_reports
 
     if not runs:
         raise click.UsageError("give at least one RUN folder (made by wirelessml train)")
@@ -43,4 +43,6 @@ def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, ba
     written = write_reports(result, folder)
     for condition in ("snr_db", "doppler_hz", "delay_spread_ns"):
         click.echo(format_table(result, condition) + "\n")
+    if gap_lines := format_gaps(result):
+        click.echo(gap_lines + "\n")
     click.echo("wrote " + ", ".join(str(p) for p in written))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wirelessml.evaluate.report import format_table, to_markdown, write_reports
+from wirelessml.evaluate.report import format_gaps, format_table, gaps, to_markdown, write_reports
 from wirelessml.evaluate.runner import TIMING_DEFINITION, evaluate
 
-__all__ = ["TIMING_DEFINITION", "evaluate", "format_table", "to_markdown", "write_reports"]
+__all__ = ["TIMING_DEFINITION", "evaluate", "format_gaps", "format_table", "gaps", "to_markdown", "write_reports"]

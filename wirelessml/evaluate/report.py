@@ -7,7 +7,7 @@ from typing import Any
 
 from wirelessml.train.run import write_json_atomic, write_text_atomic
 
-__all__ = ["format_table", "to_markdown", "write_reports"]
+__all__ = ["format_gaps", "format_table", "gaps", "to_markdown", "write_reports"]
 
 _AXES = {"snr_db": "SNR [dB]", "doppler_hz": "maximum Doppler [Hz]",
          "delay_spread_ns": "RMS delay spread [ns]"}  # fmt: skip
@@ -21,14 +21,15 @@ def _rows(result: dict[str, Any], condition: str | None, metric: str = "nmse_db"
     labels = list(result["estimators"])
     values = [] if condition is None else [g["value"] for g in _by(result, labels[0], condition)]
     header = ["estimator", "NMSE [dB]", "MSE [dB]"]
-    header += [f"{v:g}" for v in values] + ["ms/frame"]
+    header += [f"{v:g}" for v in values] + ["ms/frame", "total [s]"]
     rows = []
     for label in labels:
         est = result["estimators"][label]
         overall = est["report"]["overall"]
         groups = [] if condition is None else _by(result, label, condition)
         rows.append([label, f"{overall['nmse_db']:.2f}", f"{overall['mse_db']:.2f}",
-                     *(f"{g[metric]:.2f}" for g in groups), f"{est['ms_per_frame']:.3f}"])  # fmt: skip
+                     *(f"{g[metric]:.2f}" for g in groups), f"{est['ms_per_frame']:.3f}",
+                     f"{est['total_s']:.1f}"])  # fmt: skip
     return header, rows
 
 
@@ -49,6 +50,72 @@ def _markdown_table(result: dict[str, Any], condition: str | None) -> str:
     return "\n".join(out)
 
 
+def gaps(result: dict[str, Any], metric: str = "nmse_db") -> dict[str, dict[str, float]]:
+    """Each estimator against the reference baseline, grid point by grid point.
+
+    Returns:
+        ``{label: {"overall_gap_db", "mean_cell_gap_db", "max_cell_gap_db"}}``: the gap of
+        the overall metric, and the mean and the largest gap over the grid points (gap =
+        estimator's metric minus the reference's, in dB; positive = worse). Empty when the
+        result has no reference or the data is not a grid.
+    """
+    ref_label = result.get("reference")
+    if ref_label is None:
+        return {}
+    ref = result["estimators"][ref_label]["report"]
+    ref_cells = ref.get("cells") or []
+    out = {}
+    for label, est in result["estimators"].items():
+        if label == ref_label or not ref_cells:
+            continue
+        cell_gaps = [c[metric] - r[metric] for c, r in
+                     zip(est["report"]["cells"], ref_cells, strict=True)]  # fmt: skip
+        out[label] = {
+            "overall_gap_db": est["report"]["overall"][metric] - ref["overall"][metric],
+            "mean_cell_gap_db": sum(cell_gaps) / len(cell_gaps),
+            "max_cell_gap_db": max(cell_gaps),
+        }
+    return out
+
+
+def format_gaps(result: dict[str, Any]) -> str:
+    """Plain-text lines: each estimator's gap to the reference, overall and per grid point."""
+    summary = gaps(result)
+    if not summary:
+        return ""
+    ref = result["reference"]
+    lines = [f"Gap to {ref} in NMSE [dB] (positive = worse): overall / mean over grid points / "
+             "worst grid point"]  # fmt: skip
+    width = max(len(lb) for lb in summary)
+    lines += [f"{lb:<{width}}  {g['overall_gap_db']:+6.2f}  {g['mean_cell_gap_db']:+6.2f}  "
+              f"{g['max_cell_gap_db']:+6.2f}" for lb, g in summary.items()]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _cells_markdown(result: dict[str, Any]) -> list[str]:
+    labels = list(result["estimators"])
+    all_cells = [result["estimators"][lb]["report"].get("cells") or [] for lb in labels]
+    if not all_cells[0]:
+        return []
+    conds = [k for k in all_cells[0][0] if k in _AXES]
+    header = [_AXES[k] for k in conds] + labels
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for i, cell in enumerate(all_cells[0]):
+        values = [f"{cell[k]:g}" for k in conds]
+        values += [f"{cs[i]['nmse_db']:.2f}" for cs in all_cells]
+        lines.append("| " + " | ".join(values) + " |")
+    parts = ["## NMSE [dB] per grid point", "\n".join(lines)]
+    summary = gaps(result)
+    if summary:
+        ref = result["reference"]
+        rows = [f"| {lb} | {g['overall_gap_db']:+.2f} | {g['mean_cell_gap_db']:+.2f} | "
+                f"{g['max_cell_gap_db']:+.2f} |" for lb, g in summary.items()]  # fmt: skip
+        parts += [f"## Gap to {ref} [dB] (positive = worse than {ref})",
+                  "| estimator | overall NMSE | mean over grid points | worst grid point |\n"
+                  "|---|---|---|---|\n" + "\n".join(rows)]  # fmt: skip
+    return parts
+
+
 def to_markdown(result: dict[str, Any]) -> str:
     """The report as markdown: one table per condition, definitions and provenance."""
     data = result["data"]
@@ -59,6 +126,7 @@ def to_markdown(result: dict[str, Any]) -> str:
     ]
     for condition, axis in _AXES.items():
         parts += [f"## NMSE [dB] by {axis}", _markdown_table(result, condition)]
+    parts += _cells_markdown(result)
     parts += ["## Definitions"]
     parts += [f"- `{k}`: {v}" for k, v in result["metric_definitions"].items()]
     parts += [f"- {result['timing_definition']}"]
@@ -91,7 +159,7 @@ def _plot(result: dict[str, Any], condition: str, path: Path) -> None:
 def write_reports(result: dict[str, Any], out: Path) -> list[Path]:
     """Write ``report.json``, ``report.md`` and ``nmse_vs_<condition>.png`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "report.json", result)
+    write_json_atomic(out / "report.json", {**result, "gaps": gaps(result)})
     write_text_atomic(out / "report.md", to_markdown(result))
     written = [out / "report.json", out / "report.md"]
     first = next(iter(result["estimators"].values()))["report"]["by"]

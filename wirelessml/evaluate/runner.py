@@ -26,8 +26,9 @@ __all__ = ["TIMING_DEFINITION", "evaluate"]
 
 TIMING_DEFINITION = (
     "ms_per_frame: median over batches of (time of the estimator's call / frames in the "
-    "batch), all estimators measured in the same run on the same device; includes filter "
-    "construction where a baseline builds filters on first use"
+    "batch), all estimators measured in the same run on the same device; total [s]: the sum "
+    "of the calls over the whole file, which includes the filter construction of the "
+    "baselines that build filters on first use (once per condition for genie LMMSE)"
 )
 
 
@@ -50,7 +51,8 @@ def evaluate(
 
     Returns:
         ``{"data": fingerprint, "task": name, "estimators": {label: {"report", "ms_per_frame",
-        "total_s", "kind"}}, "timing_definition": ...}``.
+        "total_s", "kind"}}, "reference": the baseline gaps are measured against (or None),
+        "timing_definition": ...}``.
 
     Raises:
         ConfigError: no estimator, runs of different tasks, an unknown baseline, a model
@@ -82,8 +84,10 @@ def evaluate(
         label: {"kind": kind, **_run(task, label, est, info, batch_size, torch.device(device))}
         for label, (kind, est) in estimators.items()
     }
+    reference = getattr(task, "reference_baseline", None)
     return {
         "task": task.name,
+        "reference": reference if reference in results else None,
         "data": dataset_fingerprint(info),
         "estimators": results,
         "timing_definition": TIMING_DEFINITION,

@@ -27,7 +27,7 @@ from wirelessml._typing import PathType
 from wirelessml.datasets import read_arrays, read_info
 from wirelessml.registry import register_task
 
-__all__ = ["METRIC_DEFINITIONS", "ChannelEstimationTask", "breakdown"]
+__all__ = ["METRIC_DEFINITIONS", "ChannelEstimationTask", "breakdown", "cells"]
 
 METRIC_DEFINITIONS: dict[str, str] = {
     "nmse_db": "10*log10(mean over samples of ||h_hat-h||^2/||h||^2); norms over rx antennas, "
@@ -60,6 +60,8 @@ class ChannelEstimationTask:
     eval_fields: tuple[str, ...] = (*fields, "y_pilots")  # the baselines read the raw pilots
     metric_definitions = METRIC_DEFINITIONS
     baselines: tuple[str, ...] = ("ls", "lmmse-genie", "lmmse-robust")
+    reference_baseline = "lmmse-genie"
+    """The estimator a report measures the others' gaps against, point by point."""
 
     def build_baseline(self, name: str, info: Any, device: str | None = None) -> Any:
         """A classical estimator (all from Sionna), called like the model on a batch."""
@@ -125,7 +127,9 @@ class ChannelEstimationTask:
     def report(
         self, per_sample: Mapping[str, torch.Tensor], conditions: Mapping[str, torch.Tensor]
     ) -> dict[str, object]:
-        """Overall metrics and their breakdown by every condition field."""
+        """Overall metrics, their breakdown by every condition field and, on a test grid,
+        by every grid point (``cells``: one entry per combination of the conditions)."""
+        present = {name: conditions[name] for name in self.condition_fields if name in conditions}
         return {
             "overall": self.summarize(per_sample),
             "num_samples": int(per_sample["nse"].numel()),
@@ -134,6 +138,7 @@ class ChannelEstimationTask:
                 for name in self.condition_fields
                 if name in conditions
             },
+            "cells": cells(present, per_sample, self.summarize),
             "definitions": dict(METRIC_DEFINITIONS),
         }
 
@@ -161,6 +166,31 @@ def breakdown(values: torch.Tensor, per_sample: Mapping[str, torch.Tensor], summ
         if bool(mask.any()):
             group = {name: v.cpu()[mask] for name, v in per_sample.items()}
             rows.append({"value": centre, "count": int(mask.sum()), **summarize(group)})
+    return rows
+
+
+def cells(conditions: Mapping[str, torch.Tensor], per_sample: Mapping[str, torch.Tensor],
+          summarize, max_cells: int = 216) -> list[dict[str, float]]:  # fmt: skip
+    """Metrics per combination of the condition values, when they form a grid.
+
+    Returns:
+        One dict per distinct combination (the condition values, ``count`` and the
+        metrics), sorted by the conditions in order; ``[]`` when there are more than
+        ``max_cells`` combinations (data drawn from ranges rather than a test grid).
+    """
+    if not conditions:
+        return []
+    names = list(conditions)
+    table = torch.stack([conditions[n].double().cpu() for n in names], dim=1)
+    combos, keys = torch.unique(table, dim=0, return_inverse=True)
+    if len(combos) > max_cells:
+        return []
+    rows = []
+    for k, combo in enumerate(combos.tolist()):
+        mask = keys == k
+        group = {name: v.cpu()[mask] for name, v in per_sample.items()}
+        rows.append({**dict(zip(names, combo, strict=True)), "count": int(mask.sum()),
+                     **summarize(group)})  # fmt: skip
     return rows
 
 
