@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from wirelessml.registry import register_simulator
+from wirelessml.simulators.cellfree_config import CellFreeConfig
 from wirelessml.simulators.mimo_config import MIMO_CHANNEL_MODELS, MIMOConfig
 from wirelessml.simulators.ofdm_config import CHANNEL_MODELS, OFDMConfig
 
-__all__ = ["CHANNEL_MODELS", "MIMO_CHANNEL_MODELS", "MIMOConfig", "OFDMConfig"]
+__all__ = [
+    "CHANNEL_MODELS",
+    "MIMO_CHANNEL_MODELS",
+    "CellFreeConfig",
+    "MIMOConfig",
+    "OFDMConfig",
+]
 
 
 @register_simulator(
@@ -29,3 +36,14 @@ def _build_mimo(config: MIMOConfig, *, device: str | None = None):
     from wirelessml.simulators.mimo import MIMOSimulator
 
     return MIMOSimulator(config, device=device)
+
+
+@register_simulator(
+    "cellfree",
+    CellFreeConfig,
+    "cell-free downlink: L APs x N antennas, K users in an area, UMi/UMa large-scale fading",
+)
+def _build_cellfree(config: CellFreeConfig, *, device: str | None = None):
+    from wirelessml.simulators.cellfree import CellFreeSimulator
+
+    return CellFreeSimulator(config, device=device)
