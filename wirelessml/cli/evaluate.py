@@ -32,6 +32,7 @@ def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, ba
       wirelessml evaluate runs/ada runs/forti --data test.h5 --baselines ls,lmmse-genie
     """
     from wirelessml.evaluate import evaluate, format_gaps, format_table, write_reports
+    from wirelessml.evaluate.report import conditions
 
     if not runs:
         raise click.UsageError("give at least one RUN folder (made by wirelessml train)")
@@ -41,7 +42,7 @@ def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, ba
     result = evaluate(list(runs), data, baselines=names, batch_size=batch_size, device=device)
     folder = Path(out) if out else Path(runs[0]) / f"eval-{Path(data).stem}"
     written = write_reports(result, folder)
-    for condition in ("snr_db", "doppler_hz", "delay_spread_ns"):
+    for condition in conditions(result):
         click.echo(format_table(result, condition) + "\n")
     if gap_lines := format_gaps(result):
         click.echo(gap_lines + "\n")

@@ -7,39 +7,57 @@ from typing import Any
 
 from wirelessml.train.run import write_json_atomic, write_text_atomic
 
-__all__ = ["format_gaps", "format_table", "gaps", "to_markdown", "write_reports"]
+__all__ = ["conditions", "format_gaps", "format_table", "gaps", "to_markdown", "write_reports"]
 
 _AXES = {"snr_db": "SNR [dB]", "doppler_hz": "maximum Doppler [Hz]",
-         "delay_spread_ns": "RMS delay spread [ns]"}  # fmt: skip
+         "delay_spread_ns": "RMS delay spread [ns]", "num_users": "users K",
+         "num_antennas": "BS antennas M"}  # fmt: skip
+
+_METRICS = {"nmse_db": "NMSE [dB]", "mse_db": "MSE [dB]", "sum_se": "sum SE [bit/s/Hz]",
+            "min_rate": "min rate [bit/s/Hz]"}  # fmt: skip
+"""Column titles of the tasks' overall metrics; the first metric of a report is the one
+broken down per condition (NMSE for channel estimation, the sum SE for precoding)."""
+
+
+def _metrics(result: dict[str, Any]) -> list[str]:
+    return list(next(iter(result["estimators"].values()))["report"]["overall"])
+
+
+def conditions(result: dict[str, Any]) -> list[str]:
+    """The conditions the report is broken down by, in the task's order."""
+    return list(next(iter(result["estimators"].values()))["report"]["by"])
 
 
 def _by(result: dict[str, Any], label: str, condition: str) -> list[dict[str, float]]:
     return result["estimators"][label]["report"]["by"].get(condition, [])
 
 
-def _rows(result: dict[str, Any], condition: str | None, metric: str = "nmse_db") -> tuple:
+def _rows(result: dict[str, Any], condition: str | None) -> tuple:
     labels = list(result["estimators"])
+    metrics = _metrics(result)
+    metric = metrics[0]
     values = [] if condition is None else [g["value"] for g in _by(result, labels[0], condition)]
-    header = ["estimator", "NMSE [dB]", "MSE [dB]"]
+    header = ["estimator", *(_METRICS.get(m, m) for m in metrics)]
     header += [f"{v:g}" for v in values] + ["ms/frame", "total [s]"]
     rows = []
     for label in labels:
         est = result["estimators"][label]
         overall = est["report"]["overall"]
         groups = [] if condition is None else _by(result, label, condition)
-        rows.append([label, f"{overall['nmse_db']:.2f}", f"{overall['mse_db']:.2f}",
+        rows.append([label, *(f"{overall[m]:.2f}" for m in metrics),
                      *(f"{g[metric]:.2f}" for g in groups), f"{est['ms_per_frame']:.3f}",
                      f"{est['total_s']:.1f}"])  # fmt: skip
     return header, rows
 
 
 def format_table(result: dict[str, Any], condition: str = "snr_db") -> str:
-    """Plain-text table: overall NMSE/MSE, NMSE per value of ``condition``, time per frame."""
+    """Plain-text table: overall metrics, the first per value of ``condition``, time per frame."""
     header, rows = _rows(result, condition)
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)  # noqa: E731
                                for i, (c, w) in enumerate(zip(r, widths, strict=True)))  # fmt: skip
-    title = f"NMSE [dB] by {_AXES.get(condition, condition)} (columns), {result['data']['path']}"
+    metric = _METRICS.get(_metrics(result)[0], _metrics(result)[0])
+    title = f"{metric} by {_AXES.get(condition, condition)} (columns), {result['data']['path']}"
     return "\n".join([title, line(header), *(line(r) for r in rows)])
 
 
@@ -124,8 +142,10 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"Data: `{data['path']}` ({data['num_samples']} samples, simulator `{data['simulator']}`, "
         f"seed {data['seed']}, config sha256 `{data['config_sha256'][:12]}`).",
     ]
-    for condition, axis in _AXES.items():
-        parts += [f"## NMSE [dB] by {axis}", _markdown_table(result, condition)]
+    metric = _METRICS.get(_metrics(result)[0], _metrics(result)[0])
+    for condition in conditions(result):
+        axis = _AXES.get(condition, condition)
+        parts += [f"## {metric} by {axis}", _markdown_table(result, condition)]
     parts += _cells_markdown(result)
     parts += ["## Definitions"]
     parts += [f"- `{k}`: {v}" for k, v in result["metric_definitions"].items()]
@@ -139,14 +159,17 @@ def _plot(result: dict[str, Any], condition: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    metric = _metrics(result)[0]
+    title = _METRICS.get(metric, metric)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for label in result["estimators"]:
         groups = _by(result, label, condition)
-        ax.plot([g["value"] for g in groups], [g["nmse_db"] for g in groups], marker="o",
+        ax.plot([g["value"] for g in groups], [g[metric] for g in groups], marker="o",
                 label=label)  # fmt: skip
-    ax.set_xlabel(_AXES[condition])
-    ax.set_ylabel("NMSE [dB]")
-    ax.set_title(f"{result['task']}: NMSE vs {_AXES[condition].split(' [')[0]}")
+    axis = _AXES.get(condition, condition)
+    ax.set_xlabel(axis)
+    ax.set_ylabel(title)
+    ax.set_title(f"{result['task']}: {title.split(' [')[0]} vs {axis.split(' [')[0]}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -157,14 +180,13 @@ def _plot(result: dict[str, Any], condition: str, path: Path) -> None:
 
 
 def write_reports(result: dict[str, Any], out: Path) -> list[Path]:
-    """Write ``report.json``, ``report.md`` and ``nmse_vs_<condition>.png`` into ``out``."""
+    """Write ``report.json``, ``report.md`` and ``<metric>_vs_<condition>.png`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "report.json", {**result, "gaps": gaps(result)})
     write_text_atomic(out / "report.md", to_markdown(result))
     written = [out / "report.json", out / "report.md"]
-    first = next(iter(result["estimators"].values()))["report"]["by"]
-    for condition in _AXES:
-        if condition in first:
-            _plot(result, condition, out / f"nmse_vs_{condition}.png")
-            written.append(out / f"nmse_vs_{condition}.png")
+    stem = _metrics(result)[0].removesuffix("_db")  # nmse_vs_snr_db.png, sum_se_vs_...
+    for condition in conditions(result):
+        _plot(result, condition, out / f"{stem}_vs_{condition}.png")
+        written.append(out / f"{stem}_vs_{condition}.png")
     return written
