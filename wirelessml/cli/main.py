@@ -11,6 +11,7 @@ import sys
 import click
 
 from wirelessml.cli.evaluate import evaluate_command
+from wirelessml.cli.linksim import linksim_command
 from wirelessml.cli.render import info_report
 from wirelessml.cli.simulate import simulate_command
 from wirelessml.cli.train import train_command
@@ -79,6 +80,7 @@ def list_command() -> None:
 cli.add_command(simulate_command)
 cli.add_command(train_command)
 cli.add_command(evaluate_command)
+cli.add_command(linksim_command)
 
 
 def main() -> None:
