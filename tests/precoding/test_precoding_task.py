@@ -71,6 +71,11 @@ def test_train_and_evaluate_through_the_loop(files) -> None:
     assert est["wmmse"]["report"]["overall"]["sum_se"] >= est["rzf"]["report"]["overall"]["sum_se"]
     assert [g["value"] for g in est["wmmse"]["report"]["by"]["num_users"]] == [2.0, 3.0]
     assert all(e["ms_per_frame"] > 0 for e in est.values())
+    cli_out = CliRunner().invoke(cli, ["evaluate", str(out), "--data", str(files / "val.h5"),
+                                       "--baselines", "rzf", "--out", str(files / "ev")])  # fmt: skip
+    assert cli_out.exit_code == 0, cli_out.output
+    assert "sum SE [bit/s/Hz] by users K" in cli_out.output
+    assert (files / "ev" / "sum_se_vs_snr_db.png").stat().st_size > 1000
 
 
 def test_dataset_beyond_max_users_is_a_one_line_cli_error(files) -> None:
