@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from wirelessml.cli.compress import compress_command
 from wirelessml.cli.evaluate import evaluate_command
 from wirelessml.cli.linksim import linksim_command
 from wirelessml.cli.render import info_report
@@ -81,6 +82,7 @@ cli.add_command(simulate_command)
 cli.add_command(train_command)
 cli.add_command(evaluate_command)
 cli.add_command(linksim_command)
+cli.add_command(compress_command)
 
 
 def main() -> None:

@@ -283,6 +283,9 @@ class AdaFortiTran(nn.Module):
         torch.Size([4, 2, 14, 120])
     """
 
+    real_core_inputs: tuple[str, ...] = ("pilots", "priors")
+    """The float inputs of :meth:`forward_real`, the real core that compression works on."""
+
     def __init__(self, config: AdaFortiTranConfig) -> None:
         super().__init__()
         c = self.config = config
@@ -334,6 +337,11 @@ class AdaFortiTran(nn.Module):
         z = self.encoder(self.embed(tokens) + self.pos_embedding)
         y = self._unpatchify(self.head(z))  # [N, 1, T, F]
         return self.enhancer_out(e + y).squeeze(1)
+
+    def real_core_example(self, n: int = 4) -> tuple[Tensor, Tensor]:
+        """Example inputs of :meth:`forward_real` (zeros ``[n, P]``, ``[n, 3]``) for tracing."""
+        pilots = torch.zeros(n, self.config.num_pilots, device=self.prior_mean.device)
+        return pilots, torch.zeros(n, 3, device=self.prior_mean.device)
 
     def _patchify(self, x: Tensor) -> Tensor:
         """``[N, 1, T, F] → [N, L, patch_length]``, as ``nn.Unfold(patch, stride=patch).mT``."""

@@ -178,7 +178,9 @@ def load_run(run_dir: PathType, device: str | torch.device = "cpu") -> tuple[Any
     """Rebuild a trained model from its run folder: ``(task, model in eval mode, run_meta)``.
 
     The config is rebuilt through the model registry only (``config_from_json`` with the
-    run's model name as the one allowed type) and the weights with safetensors only.
+    run's model name as the one allowed type) and the weights with safetensors only. A
+    run written by ``wirelessml compress`` (a ``"compression"`` entry in run.json) is
+    rebuilt by re-applying its recipe (:mod:`wirelessml.efficiency.runfolder`).
 
     Examples:
         >>> task, model, meta = load_run("runs/afn")  # doctest: +SKIP
@@ -191,7 +193,13 @@ def load_run(run_dir: PathType, device: str | torch.device = "cpu") -> tuple[Any
     entry = get_model(meta["model"])
     config = config_from_json(json.dumps(meta["model_config"]), {entry.name: entry.config_cls})
     model = entry.model_cls(config)
-    load_weights(run_dir / WEIGHTS_FILE, model, model_name=entry.name)
+    if "compression" in meta:  # made by wirelessml compress: re-apply its recipe
+        from wirelessml.efficiency.runfolder import load_compressed
+
+        load_compressed(run_dir / WEIGHTS_FILE, model, meta["compression"],
+                        model_name=entry.name, device=device)  # fmt: skip
+    else:
+        load_weights(run_dir / WEIGHTS_FILE, model, model_name=entry.name)
     return task, model.to(device).eval(), meta
 
 
