@@ -241,7 +241,9 @@ def _identity(meta: dict[str, Any]) -> dict[str, Any]:
     train = json.loads(json.dumps(meta["train_config"]))
     for name in RUN_CONTROL_FIELDS:
         train.get("_data", {}).pop(name, None)
-    datasets = {k: {f: v for f, v in d.items() if f != "path"} for k, d in meta["datasets"].items()}
+    # The path may move; the config is identified by its sha256 (runs before it was stored).
+    datasets = {k: {f: v for f, v in d.items() if f not in ("path", "config")}
+                for k, d in meta["datasets"].items()}  # fmt: skip
     return {"task": meta["task"], "model": meta["model"], "model_config": meta["model_config"],
             "train_config": train, "datasets": datasets}  # fmt: skip
 
