@@ -21,7 +21,8 @@ Three configs, one per backend path:
   and run ~2x faster. The converted but unlowered PT2E graph is "reference quantized"
   (dequantize → float op → quantize) and ~2x *slower* than float32 eager.
 
-Every path first rounds all ``ndim >= 2`` float tensors to their int8 storage grid
+Every path first rounds the tensors stored as int8 (all ``ndim >= 2`` float tensors and
+1-D ones of >= 64 elements) to their int8 storage grid
 (:func:`~wirelessml.efficiency.core.round_to_int8_`), so the run folder stores int8 + row
 scales for all of them (Linear, Conv, positional embedding) — also for the layers that
 compute in float — and a model rebuilt from the folder is bit-identical to this one.
@@ -227,7 +228,7 @@ def _static(model: nn.Module, core: nn.Module, calibration: Iterable[tuple[Tenso
     record["tensors"] = {
         OBSERVER_PREFIX + k: v.detach().clone()
         for k, v in prepared.state_dict().items()
-        if "activation_post_process" in k and v.numel() and not k.endswith(".histogram")
+        if "activation_post_process" in k and v.numel() and not k.endswith((".histogram", ".eps"))
     }
     converted = convert_pt2e(prepared)
     swap_real_core(model, _lower_x86(converted, examples, dynamic))

@@ -8,7 +8,8 @@
      "versions": {"torch": ..., "torchao": ..., "torch_pruning": ...}}
 
 ``model.safetensors`` holds the float architecture's state after the steps, with every
-``ndim >= 2`` float tensor as int8 + a float32 row scale when ``int8_storage`` (see
+``ndim >= 2`` float tensor (and 1-D one of >= 64 elements) as int8 + float32 scales
+when ``int8_storage`` (see
 :mod:`wirelessml.efficiency.core`), plus ``pt2e_observer.*`` statistics for int8-static.
 :func:`wirelessml.train.run.load_run` calls :func:`load_compressed`, which builds the
 model from ``model_config``, re-applies the recipe (pruned shapes from ``structure``,
