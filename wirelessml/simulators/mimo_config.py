@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from wirelessml.config import check_field
+from wirelessml.simulators.grid_mode import GridMode
 
 __all__ = ["MIMO_CHANNEL_MODELS", "MIMOConfig"]
 
@@ -30,7 +31,7 @@ def _int_range(value: object) -> bool:
 
 
 @dataclass(frozen=True, kw_only=True)
-class MIMOConfig:
+class MIMOConfig(GridMode):
     """One multi-user MISO downlink channel per sample: K single-antenna users, M BS antennas.
 
     Each sample draws its own number of antennas ``M`` (uniform over ``num_antennas``), then
@@ -140,15 +141,6 @@ class MIMOConfig:
             self.mode != "grid" or len(self.grid_conditions) >= 1,
             self, "num_users_grid", self.num_users_grid,
             f"at least one K <= some M of num_antennas_grid={self.num_antennas_grid}",
-        )  # fmt: skip
-
-    def check_num_samples(self, num_samples: int) -> None:
-        """In grid mode, every combination must get the same number of samples."""
-        n = len(self.grid_conditions)
-        check_field(
-            self.mode != "grid" or num_samples % n == 0,
-            "simulate", "num_samples", num_samples,
-            f"a multiple of the {n} grid combinations in grid mode (e.g. {n * 100})",
         )  # fmt: skip
 
     # ----------------------------------------------------------------- derived values

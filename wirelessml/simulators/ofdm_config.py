@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from wirelessml.config import check_field
+from wirelessml.simulators.grid_mode import GridMode
 
 __all__ = ["CHANNEL_MODELS", "SPEED_OF_LIGHT", "OFDMConfig"]
 
@@ -28,7 +29,7 @@ def _help(text: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class OFDMConfig:
+class OFDMConfig(GridMode):
     """One SISO/SIMO OFDM slot per sample: true channel, pilots and their LS estimates.
 
     The defaults reproduce the AdaFortiTran reference setup (Guler & Jafarkhani,
@@ -179,15 +180,6 @@ class OFDMConfig:
                 len(grid) >= 1 and all(math.isfinite(v) and lo <= v <= hi for v in grid),
                 self, f"{name}_grid", grid, f"one or more values in [{lo:g}, {hi:g}]",
             )  # fmt: skip
-
-    def check_num_samples(self, num_samples: int) -> None:
-        """In grid mode, every combination must get the same number of samples."""
-        n = len(self.grid_conditions)
-        check_field(
-            self.mode != "grid" or num_samples % n == 0,
-            "simulate", "num_samples", num_samples,
-            f"a multiple of the {n} grid combinations in grid mode (e.g. {n * 100})",
-        )  # fmt: skip
 
     # ----------------------------------------------------------------- derived values
     @property
