@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from wirelessml.registry import register_simulator
 from wirelessml.simulators.cellfree_config import CellFreeConfig
+from wirelessml.simulators.csi_series_config import CDL_MODELS, CSISeriesConfig
 from wirelessml.simulators.mimo_config import MIMO_CHANNEL_MODELS, MIMOConfig
 from wirelessml.simulators.ofdm_config import CHANNEL_MODELS, OFDMConfig
 
 __all__ = [
+    "CDL_MODELS",
     "CHANNEL_MODELS",
+    "CSISeriesConfig",
     "MIMO_CHANNEL_MODELS",
     "CellFreeConfig",
     "MIMOConfig",
@@ -47,3 +50,14 @@ def _build_cellfree(config: CellFreeConfig, *, device: str | None = None):
     from wirelessml.simulators.cellfree import CellFreeSimulator
 
     return CellFreeSimulator(config, device=device)
+
+
+@register_simulator(
+    "csi-series",
+    CSISeriesConfig,
+    "CSI time series under CDL A-E: UL history, UL (TDD) or DL (FDD) future (CSI prediction)",
+)
+def _build_csi_series(config: CSISeriesConfig, *, device: str | None = None):
+    from wirelessml.simulators.csi_series import CSISeriesSimulator
+
+    return CSISeriesSimulator(config, device=device)
