@@ -7,6 +7,7 @@ from wirelessml.simulators.cellfree_config import CellFreeConfig
 from wirelessml.simulators.csi_series_config import CDL_MODELS, CSISeriesConfig
 from wirelessml.simulators.mimo_config import MIMO_CHANNEL_MODELS, MIMOConfig
 from wirelessml.simulators.ofdm_config import CHANNEL_MODELS, OFDMConfig
+from wirelessml.simulators.radiomap_config import RadioMapConfig
 
 __all__ = [
     "CDL_MODELS",
@@ -16,6 +17,7 @@ __all__ = [
     "CellFreeConfig",
     "MIMOConfig",
     "OFDMConfig",
+    "RadioMapConfig",
 ]
 
 
@@ -61,3 +63,14 @@ def _build_csi_series(config: CSISeriesConfig, *, device: str | None = None):
     from wirelessml.simulators.csi_series import CSISeriesSimulator
 
     return CSISeriesSimulator(config, device=device)
+
+
+@register_simulator(
+    "radiomap",
+    RadioMapConfig,
+    "Sionna RT path-gain maps of procedural districts or built-in scenes, one per transmitter",
+)
+def _build_radiomap(config: RadioMapConfig, *, device: str | None = None):
+    from wirelessml.simulators.radiomap import RadioMapSimulator
+
+    return RadioMapSimulator(config, device=device)
