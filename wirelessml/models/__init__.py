@@ -11,10 +11,25 @@ from wirelessml.models.adafortitran import (
     FortiTran,
     FortiTranConfig,
 )
+from wirelessml.models.csi4cast import CSI4CAST, CSI4CASTConfig
+from wirelessml.models.csi_baselines import (
+    CSITransformer,
+    CSITransformerConfig,
+    LSTMConfig,
+    RNNConfig,
+    RNNPredictor,
+)
 from wirelessml.models.icgnn import ICGNN, ICGNNConfig
 
 __all__ = [
+    "CSI4CAST",
     "ICGNN",
+    "CSI4CASTConfig",
+    "CSITransformer",
+    "CSITransformerConfig",
+    "LSTMConfig",
+    "RNNConfig",
+    "RNNPredictor",
     "AdaFortiTran",
     "AdaFortiTranConfig",
     "FortiTran",

@@ -4,10 +4,12 @@ its model inputs, loss, per-sample metrics and their report (with definitions)."
 from __future__ import annotations
 
 from wirelessml.tasks.channel_estimation import METRIC_DEFINITIONS, ChannelEstimationTask
+from wirelessml.tasks.csi_prediction import CSIPredictionTask
 from wirelessml.tasks.precoding import MaxMinPrecodingTask, PrecodingTask
 
 __all__ = [
     "METRIC_DEFINITIONS",
+    "CSIPredictionTask",
     "ChannelEstimationTask",
     "MaxMinPrecodingTask",
     "PrecodingTask",
