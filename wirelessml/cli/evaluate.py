@@ -33,6 +33,7 @@ def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, ba
     """
     from wirelessml.evaluate import evaluate, format_gaps, format_table, write_reports
     from wirelessml.evaluate.report import conditions
+    from wirelessml.registry import get_task
 
     if not runs:
         raise click.UsageError("give at least one RUN folder (made by wirelessml train)")
@@ -41,7 +42,17 @@ def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, ba
     ]  # fmt: skip
     result = evaluate(list(runs), data, baselines=names, batch_size=batch_size, device=device)
     folder = Path(out) if out else Path(runs[0]) / f"eval-{Path(data).stem}"
+    if result.get("protocol"):  # csi-prediction: regular / robustness / generalization
+        from wirelessml.evaluate.csi_protocol import format_protocol, write_protocol_reports
+
+        written = write_protocol_reports(result, folder)
+        click.echo(format_protocol(result))
+        click.echo("wrote " + ", ".join(str(p) for p in written))
+        return
     written = write_reports(result, folder)
+    task = get_task(result["task"])
+    if hasattr(task, "write_examples"):  # radiomap: a PNG per example map
+        written += task.write_examples(list(runs), data, folder, device=device)
     for condition in conditions(result):
         click.echo(format_table(result, condition) + "\n")
     if gap_lines := format_gaps(result):

@@ -39,6 +39,7 @@ def evaluate(
     baselines: Sequence[str] | None = None,
     batch_size: int = 256,
     device: str = "cpu",
+    protocol: Any | None = None,
 ) -> dict[str, Any]:
     """Evaluate trained runs and baselines on ``data``.
 
@@ -48,6 +49,9 @@ def evaluate(
         baselines: Names of the task's baselines (default: all of them; ``[]`` for none).
         batch_size: Frames per batch.
         device: Torch device.
+        protocol: For a task with a protocol (csi-prediction): its config
+            (:class:`~wirelessml.evaluate.csi_protocol.CSIProtocolConfig`); the result is
+            then the protocol's (see :func:`~wirelessml.evaluate.csi_protocol.evaluate_protocol`).
 
     Returns:
         ``{"data": fingerprint, "task": name, "estimators": {label: {"report", "ms_per_frame",
@@ -71,6 +75,9 @@ def evaluate(
         raise ConfigError("nothing to evaluate: give at least one run folder")
     info = read_info(data)
     require_fields(info, task.eval_fields, family=task.family)
+    if hasattr(task, "check_run_data"):  # e.g. a TDD-trained CSI predictor on FDD data
+        for _, _, _, meta in loaded:
+            task.check_run_data(meta, info)
     estimators: dict[str, tuple[str, Any]] = {}
     for run_dir, _, model, meta in loaded:
         estimators[f"{meta['model']} ({run_dir.name})"] = ("model", model)
@@ -80,6 +87,13 @@ def evaluate(
             raise ConfigError(f"unknown baseline {name!r} for task {task.name!r}; "
                               f"choose from: {', '.join(task.baselines)}")  # fmt: skip
         estimators[name] = ("baseline", task.build_baseline(name, info, device))
+    if getattr(task, "protocol", None) == "csi-rrg":  # scenarios x noise, not one table
+        from wirelessml.evaluate.csi_protocol import CSIProtocolConfig, evaluate_protocol
+
+        train = loaded[0][3]["datasets"]["train"].get("config")
+        protocol = protocol or CSIProtocolConfig(batch_size=batch_size)
+        return evaluate_protocol(task, estimators, info, train_config=train, config=protocol,
+                                 device=device)  # fmt: skip
     results = {
         label: {"kind": kind, **_run(task, label, est, info, batch_size, torch.device(device))}
         for label, (kind, est) in estimators.items()
