@@ -146,35 +146,46 @@ def _trained_on(train_config: dict[str, Any] | None):
 # --------------------------------------------------------------------------- running
 @torch.no_grad()
 def _run_all(task: Any, estimators: dict[str, Any], info: DatasetInfo, cfg: CSIProtocolConfig,
-             device: torch.device) -> tuple[dict, dict, dict]:  # fmt: skip
-    """Per condition and estimator: per-sample ``nse`` [N, F] and ``se_pred`` [N]; ``se_true`` [N];
-    per estimator the median ms per sample."""
+             device: torch.device, regular_rows: torch.Tensor) -> tuple[dict, dict, dict]:  # fmt: skip
+    """Per condition and estimator: per-sample ``nse`` [N, F] and ``se_pred`` [N] (NaN where not
+    run: the non-AWGN conditions run on the regular rows only); ``se_true`` [N]; per
+    estimator the median ms per sample."""
     n = info.num_committed
+    horizon = info.fields["h_future"].shape[1]
     conditions = cfg.conditions()
-    nse = {c: {lb: [] for lb in estimators} for c in range(len(conditions))}
-    se = {c: {lb: [] for lb in estimators} for c in range(len(conditions))}
-    se_true: list[torch.Tensor] = []
+    nan = float("nan")
+    nse = {c: {lb: torch.full((n, horizon), nan) for lb in estimators}
+           for c in range(len(conditions))}  # fmt: skip
+    se = {c: {lb: torch.full((n,), nan) for lb in estimators} for c in range(len(conditions))}
+    se_true = torch.full((n,), nan)
     times: dict[str, list[float]] = {lb: [] for lb in estimators}
     for start in range(0, n, cfg.batch_size):
         stop = min(start + cfg.batch_size, n)
         arrays = read_arrays(info.path, ["h_hist", "h_future"], start, stop)
-        batch = to_device({k: torch.from_numpy(v) for k, v in arrays.items()}, device)
-        target = batch["h_future"]
-        se_true.append(task.per_sample(target, target)["se_true"].cpu())
+        full = to_device({k: torch.from_numpy(v) for k, v in arrays.items()}, device)
+        se_true[start:stop] = task.per_sample(full["h_future"], full["h_future"])["se_true"].cpu()
         for ci, (kind, level) in enumerate(conditions):
+            rows, batch = torch.arange(start, stop), full
+            if kind != "awgn":  # robustness: the trained cells only
+                keep = regular_rows[start:stop]
+                if not bool(keep.any()):
+                    continue
+                rows = rows[keep]
+                batch = {k: v[keep.to(v.device)] for k, v in full.items()}
             gen = torch.Generator(device=device).manual_seed(_seed(cfg.seed, ci, start))
-            noisy = apply_noise(batch["h_hist"], kind, level, generator=gen)
-            feed = {**batch, "h_hist_noisy": noisy}
+            feed = {
+                **batch,
+                "h_hist_noisy": apply_noise(batch["h_hist"], kind, level, generator=gen),
+            }
             for label, est in estimators.items():
                 t0 = time.perf_counter()
                 h_hat = task.predict(est, feed)
-                times[label].append((time.perf_counter() - t0) / (stop - start))
-                per = task.per_sample(h_hat, target)
-                nse[ci][label].append(per["nse"].cpu())
-                se[ci][label].append(per["se_pred"].cpu())
-    cat = lambda d: {c: {lb: torch.cat(v) for lb, v in row.items()} for c, row in d.items()}  # noqa: E731
+                times[label].append((time.perf_counter() - t0) / len(rows))
+                per = task.per_sample(h_hat, batch["h_future"])
+                nse[ci][label][rows] = per["nse"].cpu().float()
+                se[ci][label][rows] = per["se_pred"].cpu().float()
     ms = {lb: 1000.0 * statistics.median(t) for lb, t in times.items()}
-    return cat(nse), cat(se), {"se_true": torch.cat(se_true), "ms_per_sample": ms}
+    return nse, se, {"se_true": se_true, "ms_per_sample": ms}
 
 
 def _seed(seed: int, condition: int, start: int) -> int:
@@ -220,13 +231,14 @@ def evaluate_protocol(
     costs = {
         lb: {"kind": kind, **model_cost(est, example)} for lb, (kind, est) in estimators.items()
     }
-    nse, se, extra = _run_all(task, models, info, cfg, dev)
+    conds = read_arrays(info.path, ["channel_model_id", "delay_spread_ns", "speed_mps"])
+    regular = _trained_on(train_config)
+    regular_rows = torch.tensor([regular(int(m), float(d), float(s)) for m, d, s in
+                                 zip(*conds.values(), strict=True)], dtype=torch.bool)  # fmt: skip
+    nse, se, extra = _run_all(task, models, info, cfg, dev, regular_rows)
     for lb in costs:
         costs[lb]["ms_per_sample"] = extra["ms_per_sample"][lb]
-    conds = read_arrays(info.path, ["channel_model_id", "delay_spread_ns", "speed_mps"])
-    scenarios = _scenarios(
-        cfg, list(models), nse, se, extra["se_true"], conds, _trained_on(train_config)
-    )
+    scenarios = _scenarios(cfg, list(models), nse, se, extra["se_true"], conds, regular)
     return {
         "task": task.name,
         "protocol": "csi-rrg",

@@ -24,6 +24,7 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -60,6 +61,11 @@ class RNNConfig(CSIModelConfig):
     def dims(self) -> tuple[int, int]:
         hidden, layers = _RNN_SIZES[self.size]
         return self.hidden or hidden, self.num_layers or layers
+
+    def resolved(self) -> RNNConfig:
+        """This config with ``hidden`` and ``num_layers`` written out (what a run saves)."""
+        hidden, layers = self.dims()
+        return dataclasses.replace(self, hidden=hidden, num_layers=layers)
 
     @classmethod
     def paper(cls) -> RNNConfig:
@@ -122,6 +128,11 @@ class CSITransformerConfig(CSIModelConfig):
         table = _TF_SIZES[self.size]
         given = (self.d_model, self.num_layers, self.num_heads, self.ffn_dim)
         return tuple(g or t for g, t in zip(given, table, strict=True))  # type: ignore[return-value]
+
+    def resolved(self) -> CSITransformerConfig:
+        """This config with every ``None`` size field written out (what a run saves)."""
+        d, layers, heads, ffn = self.dims()
+        return dataclasses.replace(self, d_model=d, num_layers=layers, num_heads=heads, ffn_dim=ffn)
 
     @classmethod
     def paper(cls) -> CSITransformerConfig:

@@ -144,7 +144,8 @@ class CSIPredictionTask:
         """Set the data-dependent fields of a model config from the training file.
 
         ``duplex``, ``num_history``, ``num_horizon``, ``num_in_subcarriers`` and
-        ``num_out_subcarriers`` follow the dataset.
+        ``num_out_subcarriers`` follow the dataset; then the size fields left ``None``
+        are filled from the model's table for that duplex (``config.resolved()``).
         """
         info = read_info(train_path)
         specs = info.fields
@@ -156,7 +157,11 @@ class CSIPredictionTask:
             "num_in_subcarriers": specs["h_hist"].shape[2],
             "num_out_subcarriers": specs["h_future"].shape[2],
         }
-        return dataclasses.replace(model_config, **{k: v for k, v in updates.items() if k in names})
+        fitted = dataclasses.replace(
+            model_config, **{k: v for k, v in updates.items() if k in names}
+        )
+        # Size fields left None are written out for this duplex, so the run is self-contained.
+        return fitted.resolved() if hasattr(fitted, "resolved") else fitted
 
     def check_run_data(self, meta: Mapping[str, Any], info: Any) -> None:
         """Refuse a model fitted to one duplex mode on data of the other.
