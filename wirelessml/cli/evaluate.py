@@ -34,6 +34,7 @@ def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, ba
     from wirelessml.evaluate import evaluate, format_gaps, format_table, write_reports
     from wirelessml.evaluate.report import conditions
     from wirelessml.registry import get_task
+    from wirelessml.registry import get_task
 
     if not runs:
         raise click.UsageError("give at least one RUN folder (made by wirelessml train)")
@@ -50,6 +51,9 @@ def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, ba
         click.echo("wrote " + ", ".join(str(p) for p in written))
         return
     written = write_reports(result, folder)
+    task = get_task(result["task"])
+    if hasattr(task, "write_examples"):  # radiomap: a PNG per example map
+        written += task.write_examples(list(runs), data, folder, device=device)
     task = get_task(result["task"])
     if hasattr(task, "write_examples"):  # radiomap: a PNG per example map
         written += task.write_examples(list(runs), data, folder, device=device)

@@ -11,10 +11,11 @@ __all__ = ["conditions", "format_gaps", "format_table", "gaps", "to_markdown", "
 
 _AXES = {"snr_db": "SNR [dB]", "doppler_hz": "maximum Doppler [Hz]",
          "delay_spread_ns": "RMS delay spread [ns]", "num_users": "users K",
-         "num_antennas": "BS antennas M"}  # fmt: skip
+         "num_antennas": "BS antennas M", "scene_index": "scene"}  # fmt: skip
 
 _METRICS = {"nmse_db": "NMSE [dB]", "mse_db": "MSE [dB]", "sum_se": "sum SE [bit/s/Hz]",
-            "min_rate": "min rate [bit/s/Hz]"}  # fmt: skip
+            "min_rate": "min rate [bit/s/Hz]", "rmse_db": "RMSE [dB]",
+            "map_rmse_db": "per-map RMSE [dB]"}  # fmt: skip
 """Column titles of the tasks' overall metrics; the first metric of a report is the one
 broken down per condition (NMSE for channel estimation, the sum SE for precoding)."""
 

@@ -20,6 +20,12 @@ from wirelessml.models.csi_baselines import (
     RNNPredictor,
 )
 from wirelessml.models.icgnn import ICGNN, ICGNNConfig
+from wirelessml.models.radiounet import (
+    Geo2SigMapCascade,
+    Geo2SigMapConfig,
+    RadioUNet,
+    RadioUNetConfig,
+)
 
 __all__ = [
     "CSI4CAST",
@@ -34,5 +40,9 @@ __all__ = [
     "AdaFortiTranConfig",
     "FortiTran",
     "FortiTranConfig",
+    "Geo2SigMapCascade",
+    "Geo2SigMapConfig",
     "ICGNNConfig",
+    "RadioUNet",
+    "RadioUNetConfig",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from wirelessml.tasks.channel_estimation import METRIC_DEFINITIONS, ChannelEstimationTask
 from wirelessml.tasks.csi_prediction import CSIPredictionTask
 from wirelessml.tasks.precoding import MaxMinPrecodingTask, PrecodingTask
+from wirelessml.tasks.radiomap import RadioMapTask
 
 __all__ = [
     "METRIC_DEFINITIONS",
@@ -13,4 +14,5 @@ __all__ = [
     "ChannelEstimationTask",
     "MaxMinPrecodingTask",
     "PrecodingTask",
+    "RadioMapTask",
 ]

@@ -193,6 +193,8 @@ def load_run(run_dir: PathType, device: str | torch.device = "cpu") -> tuple[Any
     entry = get_model(meta["model"])
     config = config_from_json(json.dumps(meta["model_config"]), {entry.name: entry.config_cls})
     model = entry.model_cls(config)
+    if hasattr(task, "configure"):  # e.g. the radiomap task's measurement count and dB floor
+        task.configure(config)
     if "compression" in meta:  # made by wirelessml compress: re-apply its recipe
         from wirelessml.efficiency.runfolder import load_compressed
 

@@ -1,0 +1,99 @@
+"""The radiomap task: masks in loss and metric, sparse measurements, baselines, models."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from wirelessml.models.radiounet import (
+    Geo2SigMapCascade,
+    Geo2SigMapConfig,
+    RadioUNet,
+    RadioUNetConfig,
+    UNet,
+)
+from wirelessml.tasks.radiomap import RadioMapTask, sample_measurements
+from wirelessml.tasks.radiomap_baselines import Grid, RadioMapBaseline
+
+S = 16
+GRID = Grid(size=S, cell_size_m=2.0, center=(0.0, 0.0), frequency_hz=3.5e9, rx_height_m=1.5,
+            pg_floor_db=-160.0)  # fmt: skip
+
+
+def _batch(n: int = 3) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    mask = torch.zeros(n, S, S)
+    mask[:, 2:6, 3:9] = 1.0  # a building
+    tx = torch.tensor([[9.0, 9.0, 10.0]]).repeat(n, 1)
+    free = RadioMapBaseline("free-space", GRID)({"tx_position": tx})
+    pg = free + torch.randn(n, S, S, generator=gen)
+    tx_map = torch.zeros(n, S, S)
+    tx_map[:, 12, 12] = 10.0
+    return {"path_gain_db": pg, "building_mask": mask, "building_height": mask * 20.0,
+            "tx_map": tx_map, "tx_position": tx, "sample_index": torch.arange(n),
+            "scene_index": torch.zeros(n, dtype=torch.long)}  # fmt: skip
+
+
+def test_building_and_measurement_cells_are_masked_in_loss_and_metric():
+    task = RadioMapTask()
+    task.num_measurements = 10
+    batch = _batch()
+    target = task.target(batch)
+    measured = task.model_inputs(batch)["sparse_mask"] > 0
+    building = batch["building_mask"] > 0
+    assert torch.isnan(target[building]).all() and torch.isnan(target[measured]).all()
+    assert not (measured & building).any() and int(measured[0].sum()) == 10
+    pred = batch["path_gain_db"].clone()
+    assert float(task.loss(pred, target)) == 0.0
+    pred[building | measured] += 50.0  # wrong only where nothing is scored
+    assert float(task.loss(pred, target)) == 0.0
+    assert task.summarize(task.per_sample(pred, target))["rmse_db"] == 0.0
+    pred[~(building | measured)] += 3.0
+    per = task.per_sample(pred, target)
+    assert math.isclose(task.summarize(per)["rmse_db"], 3.0, rel_tol=1e-5)
+    assert math.isclose(float(task.loss(pred, target)), 9.0, rel_tol=1e-5)
+    scored = S * S - 24 - 10
+    assert per["cells"].tolist() == [scored] * 3
+    assert task.loss(pred.requires_grad_(), target).isfinite()
+
+
+def test_measurements_are_a_fixed_function_of_the_sample():
+    batch = _batch()
+    a = sample_measurements(batch["path_gain_db"], batch["building_mask"], batch["sample_index"], 7)
+    b = sample_measurements(batch["path_gain_db"], batch["building_mask"], batch["sample_index"], 7)
+    assert torch.equal(a, b) and not torch.equal(a[0], a[1])
+
+
+def test_baselines():
+    batch = _batch()
+    task = RadioMapTask()
+    task.num_measurements = 40
+    inputs = {**batch, **task.model_inputs(batch)}
+    truth = batch["path_gain_db"]
+    free = RadioMapBaseline("free-space", GRID)(inputs)
+    # the data is free space + 1 dB noise: the fitted log-distance model recovers it
+    fit = RadioMapBaseline("log-distance", GRID)(inputs)
+    assert float((fit - free).abs().max()) < 1.0
+    idw = RadioMapBaseline("idw", GRID)(inputs)
+    m = inputs["sparse_mask"] > 0
+    assert torch.allclose(idw[m], truth[m], atol=1e-2)  # IDW interpolates its points
+    uma, umi = RadioMapBaseline("uma", GRID)(inputs), RadioMapBaseline("umi", GRID)(inputs)
+    far = torch.linalg.vector_norm(GRID.centers() - batch["tx_position"][0, :2], dim=-1) > 15
+    assert (uma[:, far] < free[:, far]).all() and (umi[:, far] < free[:, far]).all()
+    # 38.901 UMa NLOS at 100 m, 3.5 GHz, h_BS 10 m, h_UT 1.5 m: 13.54+39.08*2.0018+10.88
+    d = torch.tensor([[100.0]])
+    from wirelessml.models.radiounet import uma_path_loss_db
+
+    assert abs(float(uma_path_loss_db(d, 10.0, 1.5, 3.5e9)) - 102.65) < 0.05
+
+
+def test_models_map_shapes_and_sizes():
+    batch = _batch(2)
+    inputs = RadioMapTask().model_inputs(batch)
+    for model in (RadioUNet(RadioUNetConfig(channels=(4, 8))),
+                  Geo2SigMapCascade(Geo2SigMapConfig(channels=(4, 8)))):  # fmt: skip
+        assert model(**inputs).shape == (2, S, S)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert 30e6 < count(UNet(2, RadioUNetConfig.paper().channels)) < 32e6
+    assert count(RadioUNet(RadioUNetConfig.cpu())) < 1.0e6
