@@ -96,6 +96,10 @@ class RadioMapConfig:
     diffraction: bool = field(
         default=False, metadata=_help("edge diffraction in the solver (about 4x slower on CPU)")
     )
+    scattering_coefficient: float = field(
+        default=0.0,
+        metadata=_help("share of energy walls scatter diffusely; > 0 turns diffuse reflection on"),
+    )
     pg_floor_db: float = field(
         default=-160.0, metadata=_help("path gain [dB] stored for cells no ray reaches (no signal)")
     )
@@ -122,6 +126,9 @@ class RadioMapConfig:
                     "rx_heights_m", self.rx_heights_m, "1 to 64 heights > 0 [m]")  # fmt: skip
         check_field(_is_num(self.pg_floor_db) and -300 <= self.pg_floor_db <= -50, self,
                     "pg_floor_db", self.pg_floor_db, "a number in [-300, -50] dB")  # fmt: skip
+        check_field(_is_num(self.scattering_coefficient) and 0 <= self.scattering_coefficient <= 1,
+                    self, "scattering_coefficient", self.scattering_coefficient,
+                    "a number in [0, 1]")  # fmt: skip
         check_field(isinstance(self.diffraction, bool), self, "diffraction", self.diffraction,
                     "True or False")  # fmt: skip
         self._check_area()

@@ -170,11 +170,14 @@ def write_district(
     building_material: str = "concrete",
     ground_material: str = "medium_dry_ground",
     ground_margin_m: float = 50.0,
+    scattering_coefficient: float = 0.0,
 ) -> Path:
     """Write the district as ``folder/scene.xml`` with ``folder/meshes/*.ply``.
 
     Buildings are ``building_000.ply`` … (ITU ``building_material``); the ground is a square
     ``ground_margin_m`` larger than the area on every side (ITU ``ground_material``).
+    ``scattering_coefficient`` (of the building material, 0 to 1) is the share of energy a
+    wall scatters diffusely (Lambertian); it matters only with diffuse reflection on.
 
     Returns:
         The path of the XML file, for ``sionna.rt.load_scene``.
@@ -191,8 +194,8 @@ def write_district(
         shapes.append(_shape_xml(name, "mat-building-material"))
     xml = "\n".join([
         '<scene version="2.1.0">',
-        _material_xml("mat-building-material", building_material),
-        _material_xml("mat-ground-material", ground_material),
+        _material_xml("mat-building-material", building_material, scattering_coefficient),
+        _material_xml("mat-ground-material", ground_material, 0.0),
         *shapes,
         "</scene>\n",
     ])  # fmt: skip
@@ -203,10 +206,11 @@ def write_district(
     return path
 
 
-def _material_xml(mat_id: str, itu_type: str) -> str:
+def _material_xml(mat_id: str, itu_type: str, scattering: float) -> str:
     return (f'  <bsdf type="itu-radio-material" id="{mat_id}">\n'
             f'    <string name="type" value="{itu_type}"/>\n'
-            '    <float name="thickness" value="0.2"/>\n  </bsdf>')  # fmt: skip
+            '    <float name="thickness" value="0.2"/>\n'
+            f'    <float name="scattering_coefficient" value="{scattering:g}"/>\n  </bsdf>')  # fmt: skip
 
 
 def _shape_xml(name: str, mat_id: str) -> str:
