@@ -49,7 +49,7 @@ import torch
 from torch import nn
 
 from wirelessml.config import check_field
-from wirelessml.models.csi_common import CSIModelConfig, CSIRows, sinusoidal_positions
+from wirelessml.models.csi_common import CSIModelConfig, CSIRows, make_skip, sinusoidal_positions
 from wirelessml.registry import register_model
 
 __all__ = ["SIZES", "CSI4CAST", "CSI4CASTConfig"]
@@ -199,11 +199,11 @@ class ARL(nn.Module):
     then LayerNorm and dropout."""
 
     def __init__(self, dim: int, hidden: int, layers: int, *, residual: bool,
-                 out_act: nn.Module | None, dropout: float) -> None:  # fmt: skip
+                 out_act: nn.Module | None, dropout: float, norm: bool = True) -> None:  # fmt: skip
         super().__init__()
         self.mlp = _mlp(dim, hidden, dim, layers, out_act)
         self.residual = residual
-        self.norm = nn.LayerNorm(dim)
+        self.norm = nn.LayerNorm(dim) if norm else nn.Identity()
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -270,7 +270,10 @@ class CSI4CAST(nn.Module):
         d_in, d_out, d = 2 * config.num_in_subcarriers, 2 * config.num_out_subcarriers, a["d_model"]
         self.edge = CSIRows()
         self.denoiser = Denoiser(a["denoiser_levels"], h)
-        temporal = dict(residual=False, out_act=None, dropout=0.1)
+        # The reference normalizes each subcarrier's H-sample series over time after its
+        # temporal MLP, which throws away the series' level; here the MLP output is added
+        # to its input (the ARL "add" form) and the LayerNorm runs over the features.
+        temporal = dict(residual=True, out_act=None, dropout=0.1, norm=False)
         self.temporal_freq = ARL(h, a["temporal_mlp_hidden"], a["temporal_mlp_layers"], **temporal)
         self.temporal_delay = ARL(h, a["temporal_mlp_hidden"], a["temporal_mlp_layers"], **temporal)
         self.subcarrier_freq = self.subcarrier_delay = None
@@ -289,9 +292,11 @@ class CSI4CAST(nn.Module):
         self.transformer = nn.TransformerEncoder(layer, a["num_layers"], enable_nested_tensor=False)
         self.head = nn.Linear(d, d_out)
         self.time_out = nn.Linear(h, f)
+        self.skip = make_skip(config)
 
     def forward(self, h_hist: torch.Tensor) -> torch.Tensor:
         x, scale = self.edge.to_rows(h_hist)  # [N, H, 2K]
+        skip = self.skip(x) if self.skip is not None else 0.0
         x = self.denoiser(x)
         mean, std = x.mean(), x.std().clamp_min(1e-6)
         x = (x - mean) / std
@@ -301,7 +306,7 @@ class CSI4CAST(nn.Module):
         z = self.time_pre(self.embed_drop(z).transpose(1, 2)).transpose(1, 2)
         y = self.head(self.transformer(z))  # [N, H, 2K_out]
         y = self.time_out(y.transpose(1, 2)).transpose(1, 2)  # [N, F, 2K_out]
-        return self.edge.from_rows(y * std + mean, scale, h_hist.shape[0])
+        return self.edge.from_rows(y * std + mean + skip, scale, h_hist.shape[0])
 
     def _arl(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n, t, d = x.shape

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from wirelessml.config import check_field
-from wirelessml.models.csi_common import CSIModelConfig, CSIRows, sinusoidal_positions
+from wirelessml.models.csi_common import CSIModelConfig, CSIRows, make_skip, sinusoidal_positions
 from wirelessml.registry import register_model
 
 __all__ = ["CSITransformer", "CSITransformerConfig", "LSTMConfig", "RNNConfig", "RNNPredictor"]
@@ -96,11 +96,14 @@ class RNNPredictor(nn.Module):
         self.rnn = cls(hidden, hidden, layers, batch_first=True,
                        dropout=config.dropout if layers > 1 else 0.0)  # fmt: skip
         self.out = nn.Linear(hidden, config.num_horizon * 2 * config.num_out_subcarriers)
+        self.skip = make_skip(config)
 
     def forward(self, h_hist: torch.Tensor) -> torch.Tensor:
         x, scale = self.edge.to_rows(h_hist)
         y, _ = self.rnn(self.inp(x))
         y = self.out(y[:, -1]).reshape(x.shape[0], self.config.num_horizon, -1)
+        if self.skip is not None:
+            y = y + self.skip(x)
         return self.edge.from_rows(y, scale, h_hist.shape[0])
 
 
@@ -161,9 +164,12 @@ class CSITransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.head = nn.Linear(d, 2 * config.num_out_subcarriers)
         self.time_out = nn.Linear(h, config.num_horizon)
+        self.skip = make_skip(config)
 
     def forward(self, h_hist: torch.Tensor) -> torch.Tensor:
         x, scale = self.edge.to_rows(h_hist)
         y = self.head(self.encoder(self.inp(x) + self.positions))
         y = self.time_out(y.transpose(1, 2)).transpose(1, 2)
+        if self.skip is not None:
+            y = y + self.skip(x)
         return self.edge.from_rows(y, scale, h_hist.shape[0])
