@@ -53,11 +53,12 @@ def test_no_buildings_gives_friis_within_1db():
     assert sim.timing["solver_s"] > 0
 
 
-def test_simulate_cli_writes_maps_with_masks_and_keeps_scene_indices(tmp_path):
+def test_simulate_cli_writes_maps_with_masks_scene_indices_and_3d_layers(tmp_path):
     out = tmp_path / "rm.h5"
     args = ["simulate", "radiomap", "-n", "4", "-o", str(out), "-q", "--set", "grid_size=32",
             "--set", "district_size_m=64.0", "--set", "tx_per_scene=2",
-            "--set", "samples_per_tx=20000", "--set", "num_buildings=(3, 5)"]  # fmt: skip
+            "--set", "samples_per_tx=20000", "--set", "num_buildings=(3, 5)",
+            "--set", "rx_heights_m=(1.5, 6.0)"]  # fmt: skip
     code, err = _run(*args)
     assert code == 0, err
     import h5py
@@ -65,17 +66,20 @@ def test_simulate_cli_writes_maps_with_masks_and_keeps_scene_indices(tmp_path):
     with h5py.File(out) as f:
         pg, mask = f["path_gain_db"][:], f["building_mask"][:]
         assert pg.shape == (4, 32, 32) and mask.shape == (4, 32, 32)
-        assert list(f["scene_index"][:]) == [0, 0, 1, 1] and list(f["sample_index"][:]) == [
-            0,
-            1,
-            2,
-            3,
-        ]
+        assert list(f["scene_index"][:]) == [0, 0, 1, 1]
+        assert list(f["sample_index"][:]) == [0, 1, 2, 3]
         assert 0 < mask.mean() < 0.8 and pg.min() >= -160.0 and pg.max() < 0
         assert f.attrs["pg_floor_db"] == -160.0
         # buildings are marked where the height map is above the receiver, the TX is outdoors
         np.testing.assert_array_equal(mask > 0, f["building_height"][:] > 1.5)
         assert (mask * f["tx_map"][:]).sum() == 0
+        # the 3D stack: one layer per receiver height, the first is path_gain_db
+        layers = f["path_gain_db_3d"][:]
+        assert layers.shape == (4, 2, 32, 32)
+        np.testing.assert_array_equal(layers[:, 0], pg)
+        assert not np.array_equal(layers[:, 1], pg)
+        # two scenes (blocks) are two different districts
+        assert not np.array_equal(f["building_height"][0], f["building_height"][2])
 
 
 def test_tx_outside_the_area_and_grid_larger_than_the_district_are_config_errors():

@@ -97,3 +97,39 @@ def test_models_map_shapes_and_sizes():
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert 30e6 < count(UNet(2, RadioUNetConfig.paper().channels)) < 32e6
     assert count(RadioUNet(RadioUNetConfig.cpu())) < 1.0e6
+
+
+def test_train_and_evaluate_cli_end_to_end(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from wirelessml.cli.main import cli
+
+    run = lambda *a: CliRunner().invoke(cli, [str(x) for x in a])  # noqa: E731
+    sim = ["-q", "--set", "grid_size=16", "--set", "district_size_m=32.0", "--set",
+           "tx_per_scene=4", "--set", "samples_per_tx=10000", "--set", "num_buildings=(1, 2)",
+           "--set", "footprint_m=(4.0, 8.0)", "--set", "street_m=2.0"]  # fmt: skip
+    for name, seed in (("train", 1), ("test", 2)):
+        res = run(
+            "simulate", "radiomap", "-n", 8, "-o", tmp_path / f"{name}.h5", "--seed", seed, *sim
+        )
+        assert res.exit_code == 0, res.stderr
+    for model in ("radiounet", "geo2sigmap"):
+        res = run("train", "radiomap", "-m", model, "--train", tmp_path / "train.h5", "--val",
+                  tmp_path / "test.h5", "-o", tmp_path / model, "--epochs", 1, "--batch-size", 4,
+                  "--set", "channels=(4, 8)", "--set", "num_measurements=5", "-q")  # fmt: skip
+        assert res.exit_code == 0, res.stderr
+    res = run("evaluate", tmp_path / "radiounet", tmp_path / "geo2sigmap", "--data",
+              tmp_path / "test.h5", "--out", tmp_path / "eval")  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    assert "RMSE [dB]" in res.stdout and "log-distance" in res.stdout
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert len(report["estimators"]) == 7
+    for est in report["estimators"].values():
+        rep = est["report"]
+        assert rep["pg_floor_db"] == -160.0 and rep["num_measurements"] == 5
+        assert 0 < rep["overall"]["rmse_db"] < 200
+    assert sorted(p.name for p in (tmp_path / "eval").glob("example_*.png")) == [
+        f"example_{k}.png" for k in range(4)
+    ]
