@@ -64,6 +64,7 @@ class CSIProtocolConfig:
         awgn_snr_db: AWGN SNRs [dB] of the regular and generalization scenarios.
         phase_snr_db, burst_snr_db: SNRs [dB] the phase and burst noise are calibrated to.
         drop_p: Packet-drop probabilities.
+        noise_types: The kinds to run (``awgn`` always; the others are the robustness tests).
         heatmap_snr_db: AWGN SNR [dB] of the NMSE heat map over speed x delay spread.
         seed: Seed of the noise.
         batch_size: Samples per batch.
@@ -74,11 +75,16 @@ class CSIProtocolConfig:
     phase_snr_db: tuple[float, ...] = REFERENCE_LEVELS["phase"]
     burst_snr_db: tuple[float, ...] = REFERENCE_LEVELS["burst"]
     drop_p: tuple[float, ...] = REFERENCE_LEVELS["drop"]
+    noise_types: tuple[str, ...] = ("awgn", "phase", "burst", "drop")
     heatmap_snr_db: float = 10.0
     seed: int = 0
     batch_size: int = 64
 
     def __post_init__(self) -> None:
+        for kind in self.noise_types:
+            check_noise(kind, 0.0)
+        check_field("awgn" in self.noise_types, self, "noise_types", self.noise_types,
+                    "a tuple including 'awgn' (the regular and generalization scenarios)")  # fmt: skip
         for kind, levels in self.conditions_by_kind().items():
             for level in levels:
                 check_noise(kind, level)
@@ -89,8 +95,9 @@ class CSIProtocolConfig:
         check_field(self.batch_size >= 1, self, "batch_size", self.batch_size, "an integer >= 1")
 
     def conditions_by_kind(self) -> dict[str, tuple[float, ...]]:
-        return {"awgn": self.awgn_snr_db, "phase": self.phase_snr_db,
-                "burst": self.burst_snr_db, "drop": self.drop_p}  # fmt: skip
+        levels = {"awgn": self.awgn_snr_db, "phase": self.phase_snr_db,
+                  "burst": self.burst_snr_db, "drop": self.drop_p}  # fmt: skip
+        return {k: v for k, v in levels.items() if k in self.noise_types}
 
     def conditions(self) -> list[tuple[str, float]]:
         """Every (noise kind, level) the estimators are run under."""
@@ -101,16 +108,23 @@ class CSIProtocolConfig:
 def model_cost(model: Any, example: torch.Tensor) -> dict[str, float | None]:
     """Parameters and forward FLOPs per sample of an estimator on ``example`` ([1, A, H, K]).
 
-    FLOPs come from :class:`torch.utils.flop_counter.FlopCounterMode`; an LSTM layer it
-    reports as 0 (the fused CPU kernel is not counted) is added analytically as
+    FLOPs come from :class:`torch.utils.flop_counter.FlopCounterMode` (with the fused
+    Transformer fast path off, which it cannot see into); an LSTM layer it reports as 0 (the fused CPU kernel is not counted) is added analytically as
     ``2 * rows * steps * 4 * (in * hidden + hidden^2)`` per layer. Classical predictors
     (not ``nn.Module``) get ``None``.
     """
     if not isinstance(model, nn.Module):
         return {"params": None, "flops_per_sample": None}
     params = sum(p.numel() for p in model.parameters())
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(example)
+    # The fused fast path of nn.TransformerEncoderLayer in eval mode is invisible to the
+    # counter: switch it off while counting (same arithmetic, counted op by op).
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(example)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     flops = float(counter.get_total_flops())
     counts = counter.get_flop_counts()
     rows, steps = example.shape[1], example.shape[2]
