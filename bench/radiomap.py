@@ -92,15 +92,42 @@ def generate(config: RadioMapConfig, out: Path, num: int, seed: int) -> dict:
             "building_share_of_cells": float(1.0 - outdoor.mean())}  # fmt: skip
 
 
+def plan_epochs(task, model: str, cfg, work: Path, budget_s: float, batch_size: int) -> int:
+    """Epochs that fit the budget, from the time of 3 training steps (so the cosine
+    schedule ends near the budget instead of being cut at its peak)."""
+    from wirelessml.registry import get_model
+    from wirelessml.train.data import open_dataset
+
+    data = open_dataset(work / "train.h5", task)
+    batch = data.read_batch(range(min(batch_size, len(data))))
+    net = get_model(model).model_cls(cfg)
+    opt = torch.optim.AdamW(net.parameters())
+    times = []
+    for _ in range(4):
+        t0 = time.perf_counter()
+        loss = task.loss(net(**task.model_inputs(batch)), task.target(batch))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    step_s = sorted(times[1:])[1] * 1.15  # median, plus validation and checkpoints
+    steps_per_epoch = -(-len(data) // batch_size)
+    return max(1, int(budget_s / (step_s * steps_per_epoch)))
+
+
 def train_model(model: str, work: Path, budget_s: float, num_measurements: int,
-                batch_size: int) -> dict:  # fmt: skip
+                batch_size: int, results: Path) -> dict:  # fmt: skip
     task = get_task("radiomap")
     cfg = build_model_config(model, "cpu", (f"num_measurements={num_measurements}",))
     cfg = task.fit_model_config(cfg, work / "train.h5")
     out = work / "runs" / model
     resume = (out / RUN_FILE).exists()
     spent = json.loads((out / RUN_FILE).read_text())["train_time_s"] if resume else 0.0
-    tc = TrainConfig(epochs=200, batch_size=batch_size, lr=1e-3, patience=None,
+    if not _done(results, f"train_plan/{model}"):
+        epochs = plan_epochs(task, model, cfg, work, budget_s, batch_size)
+        _save(results, f"train_plan/{model}", {"epochs": epochs, "budget_s": budget_s})
+    epochs = json.loads(results.read_text())["train_plan"][model]["epochs"]
+    tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=1e-3, patience=None,
                      max_time_s=max(budget_s - spent, 1.0), checkpoint_every_steps=50)  # fmt: skip
     meta = train(task=task, model_name=model, model_config=cfg, train_path=work / "train.h5",
                  val_path=work / "val.h5", out=out, config=tc, resume=resume)  # fmt: skip
@@ -186,7 +213,7 @@ def main() -> None:
     budget = parse_duration(a.train_budget)
     for model in ("radiounet", "geo2sigmap"):
         if "train" in steps and not _done(out, f"train/{model}"):
-            result = train_model(model, work, budget, a.num_measurements, a.batch_size)
+            result = train_model(model, work, budget, a.num_measurements, a.batch_size, out)
             _save(out, f"train/{model}", result)
     if "eval" in steps and not _done(out, "eval"):
         _save(out, "eval", evaluate_all(work))

@@ -10,7 +10,9 @@
 Both use the plain U-Net (two 3x3 conv + BN + ReLU per level, max-pool down, transposed
 conv up, skip concatenation). Sizes: ``paper()`` is the reference's 64-128-256-512-1024
 channels (about 31 M parameters per U-Net, days of training on a 2-core CPU);
-``cpu()`` is 16-32-64-128 (about 0.5 M per U-Net), trainable in an hour or two.
+``cpu()`` is 16-24-32-48-64-96 (about 0.54 M per U-Net), trainable in an hour or two. It
+keeps six levels (five poolings) so that a cell 128 cells away from the TX still sees it:
+the reference RadioUNet pools a 256-cell map down to one cell for the same reason.
 
 Inputs are scaled at the edge: heights by ``height_scale``, dB values by
 ``(x - db_offset) / db_scale`` (set from the training data by the task).
@@ -50,14 +52,14 @@ class RadioUNetConfig:
     """RadioWNet: two chained U-Nets on [building height, TX map].
 
     Args:
-        channels: Channels per U-Net level (default: ``cpu()`` size 16-32-64-128).
+        channels: Channels per U-Net level (default: ``cpu()`` size 16-24-32-48-64-96).
         num_measurements: Sparse measurements the task samples per map (default 200;
             this model does not read them, they are excluded from its metric).
         pg_floor_db, db_offset, db_scale, height_scale: Scaling, set from the data.
     """
 
     version: int = 1
-    channels: tuple[int, ...] = (16, 32, 64, 128)
+    channels: tuple[int, ...] = (16, 24, 32, 48, 64, 96)
     num_measurements: int = 200
     pg_floor_db: float = -160.0
     db_offset: float = -110.0
@@ -75,7 +77,7 @@ class RadioUNetConfig:
 
     @classmethod
     def cpu(cls) -> RadioUNetConfig:
-        """A narrow 16-32-64-128 version for CPU training."""
+        """A narrow six-level 16-24-32-48-64-96 version for CPU training."""
         return cls()
 
 
