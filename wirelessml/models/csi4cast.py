@@ -185,6 +185,10 @@ class Denoiser(nn.Module):
         self.post = nn.Sequential(
             nn.Conv1d(history, history, 3, padding=1), nn.BatchNorm1d(history)
         )
+        # Zero gain on the noise estimate at start: the denoiser begins as the identity
+        # (the reference's unit-variance BatchNorm output would subtract O(1) noise from
+        # unit-power rows before anything is learned).
+        nn.init.zeros_(self.post[1].weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, t, d = x.shape
@@ -296,8 +300,8 @@ class CSI4CAST(nn.Module):
 
     def forward(self, h_hist: torch.Tensor) -> torch.Tensor:
         x, scale = self.edge.to_rows(h_hist)  # [N, H, 2K]
-        skip = self.skip(x) if self.skip is not None else 0.0
         x = self.denoiser(x)
+        skip = self.skip(x) if self.skip is not None else 0.0  # linear prediction, denoised
         mean, std = x.mean(), x.std().clamp_min(1e-6)
         x = (x - mean) / std
         x_freq, x_delay = self._arl(x)
