@@ -386,6 +386,11 @@ def _fmt_cost(c: dict[str, Any]) -> str:
             f"{c['ms_per_sample']:.2f} ms")  # fmt: skip
 
 
+def ax_row(ax, axes) -> int:  # noqa: ANN001
+    """Row of ``ax`` in the grid ``axes``."""
+    return next(i for i, row in enumerate(axes) if ax in row)
+
+
 def _plot_heatmap(result: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -405,11 +410,14 @@ def _plot_heatmap(result: dict[str, Any], path: Path) -> None:
         ax.set_xticks(range(len(hm["speed_mps"])), [f"{v:g}" for v in hm["speed_mps"]], fontsize=7)
         ax.set_yticks(range(len(hm["delay_spread_ns"])), [f"{v:g}" for v in hm["delay_spread_ns"]],
                       fontsize=7)  # fmt: skip
-        ax.set_xlabel("speed [m/s]", fontsize=8)
-        ax.set_ylabel("delay spread [ns]", fontsize=8)
+        if ax in axes[-1]:
+            ax.set_xlabel("speed [m/s]", fontsize=8)
+        if ax is axes[ax_row(ax, axes)][0]:
+            ax.set_ylabel("delay spread [ns]", fontsize=8)
         ax.set_title(lb, fontsize=8)
     for ax in list(axes.flat)[len(labels) :]:
         ax.axis("off")
+    fig.subplots_adjust(hspace=0.35, wspace=0.25)
     fig.colorbar(im, ax=axes, shrink=0.8, label="NMSE [dB]")
     fig.suptitle(f"CSI prediction NMSE, AWGN {hm['snr_db']:g} dB, mean over CDL models", fontsize=9)
     tmp = path.with_suffix(".tmp.png")
