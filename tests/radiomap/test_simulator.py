@@ -132,3 +132,25 @@ def test_llvm_15_is_refused_before_it_can_abort_the_process():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "DRJIT_LIBLLVM_PATH": lib}, timeout=60)  # fmt: skip
     assert "loaded LLVM 15" in res.stdout and "libllvm19" in res.stdout, res.stdout + res.stderr
+
+
+def test_resume_after_one_block_equals_an_uninterrupted_run(tmp_path):
+    import h5py
+
+    import wirelessml
+    from wirelessml.config import config_to_json
+    from wirelessml.datasets import DatasetWriter
+    from wirelessml.simulators.radiomap import RadioMapSimulator
+
+    cfg = RadioMapConfig(**SMALL, tx_per_scene=2, samples_per_tx=20_000, num_buildings=(3, 5))
+    sim = RadioMapSimulator(cfg)
+    out = tmp_path / "resumed.h5"
+    with DatasetWriter(out, simulator="radiomap", config_json=config_to_json(cfg, "radiomap"),
+                       seed=5, num_samples=4, fields=sim.fields(), attrs=sim.attrs()) as w:  # fmt: skip
+        w.write(sim.generate_block(seed=5, block_index=0, num=2))  # then "interrupted"
+    wirelessml.simulate("radiomap", cfg, num_samples=4, out=out, seed=5, mode="resume")
+    ref = wirelessml.simulate("radiomap", cfg, num_samples=4, out=tmp_path / "ref.h5", seed=5)
+    with h5py.File(out) as a, h5py.File(ref) as b:
+        assert set(a) == set(b)
+        for name in b:
+            np.testing.assert_array_equal(a[name][:], b[name][:], err_msg=name)
