@@ -18,8 +18,11 @@ __all__ = ["evaluate_command"]
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Report folder (default: RUN/eval-<data name> of the first run).")
+@click.option("--protocol-set", "protocol_overrides", multiple=True, metavar="KEY=VALUE",
+              help="csi-prediction protocol field, e.g. --protocol-set 'drop_p=(0.05,)' "
+              "--protocol-set \"noise_types=('awgn','phase')\".")  # fmt: skip
 def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, batch_size: int,
-                     device: str, out: str | None) -> None:  # fmt: skip
+                     device: str, out: str | None, protocol_overrides: tuple[str, ...]) -> None:  # fmt: skip
     """Evaluate trained runs against the task's classical baselines on a test file.
 
     Prints NMSE per SNR and the inference time per frame of every estimator (measured
@@ -34,14 +37,21 @@ def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, ba
     from wirelessml.evaluate import evaluate, format_gaps, format_table, write_reports
     from wirelessml.evaluate.report import conditions
     from wirelessml.registry import get_task
-    from wirelessml.registry import get_task
 
     if not runs:
         raise click.UsageError("give at least one RUN folder (made by wirelessml train)")
     names = None if baselines is None else [
         b.strip() for b in baselines.split(",") if b.strip() and b.strip() != "none"
     ]  # fmt: skip
-    result = evaluate(list(runs), data, baselines=names, batch_size=batch_size, device=device)
+    protocol = None
+    if protocol_overrides:
+        from wirelessml.config import config_from_dict, parse_overrides
+        from wirelessml.evaluate.csi_protocol import CSIProtocolConfig
+
+        fields = {"batch_size": batch_size, **parse_overrides(CSIProtocolConfig, protocol_overrides)}
+        protocol = config_from_dict(CSIProtocolConfig, fields)
+    result = evaluate(list(runs), data, baselines=names, batch_size=batch_size, device=device,
+                      protocol=protocol)  # fmt: skip
     folder = Path(out) if out else Path(runs[0]) / f"eval-{Path(data).stem}"
     if result.get("protocol"):  # csi-prediction: regular / robustness / generalization
         from wirelessml.evaluate.csi_protocol import format_protocol, write_protocol_reports
@@ -51,9 +61,6 @@ def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, ba
         click.echo("wrote " + ", ".join(str(p) for p in written))
         return
     written = write_reports(result, folder)
-    task = get_task(result["task"])
-    if hasattr(task, "write_examples"):  # radiomap: a PNG per example map
-        written += task.write_examples(list(runs), data, folder, device=device)
     task = get_task(result["task"])
     if hasattr(task, "write_examples"):  # radiomap: a PNG per example map
         written += task.write_examples(list(runs), data, folder, device=device)
