@@ -95,18 +95,25 @@ def test_tx_outside_the_area_and_grid_larger_than_the_district_are_config_errors
 
 
 def test_tx_inside_a_building_is_a_one_line_error(tmp_path):
+    # simple_street_canyon has a 51 m building over x in [-15, 15], y in [-35, -10]
+    code, err = _run("simulate", "radiomap", "-n", "1", "-o", str(tmp_path / "x.h5"), "--set",
+                     "scene=simple_street_canyon", "--set", "grid_size=32", "--set",
+                     "tx_positions=((0.0, -20.0),)", "--set", "samples_per_tx=10000")  # fmt: skip
+    assert code == 2, err
+    assert err.count("\n") == 1 and "is inside a building (50.9 m high)" in err
+
+
+def test_districts_keep_fixed_transmitters_clear_of_buildings():
     from wirelessml.simulators.radiomap import RadioMapSimulator
 
-    cfg = RadioMapConfig(**SMALL, num_buildings=(3, 3), footprint_m=(10.0, 14.0),
-                         samples_per_tx=10_000)  # fmt: skip
-    district = RadioMapSimulator(cfg).district(seed=0, block_index=0)
-    x, y = district.buildings[0].footprint.mean(0)
-    code, err = _run("simulate", "radiomap", "-n", "1", "-o", str(tmp_path / "x.h5"), "--set",
-               "grid_size=32", "--set", "district_size_m=64.0", "--set", "num_buildings=(3, 3)",
-               "--set", "footprint_m=(10.0, 14.0)", "--set", f"tx_positions=(({x}, {y}),)",
-               "--set", "samples_per_tx=10000")  # fmt: skip
-    assert code == 2, err
-    assert err.count("\n") == 1 and "inside a building" in err
+    sites = ((0.0, 0.0), (20.0, -20.0))
+    cfg = RadioMapConfig(**SMALL, num_buildings=(8, 8), footprint_m=(10.0, 14.0),
+                         street_m=2.0, tx_positions=sites)  # fmt: skip
+    sim = RadioMapSimulator(cfg)
+    for block in range(3):
+        district = sim.district(seed=0, block_index=block)
+        assert len(district.buildings) >= 3
+        assert district.height_map(np.array(sites)).max() == 0.0
 
 
 def test_builtin_scene_grid_larger_than_the_scene_is_refused():

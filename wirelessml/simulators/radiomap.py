@@ -130,7 +130,8 @@ class RadioMapSimulator:
         return generate_district(size_m=c.district_size_m, num_buildings=c.num_buildings,
                                  height_m=c.building_height_m, footprint_m=c.footprint_m,
                                  street_m=c.street_m, rotated_fraction=c.rotated_fraction,
-                                 seed=block_seed(seed, block_index, stream=3))  # fmt: skip
+                                 seed=block_seed(seed, block_index, stream=3),
+                                 keep_clear=c.tx_positions or ())  # fmt: skip
 
     # ------------------------------------------------------------------ dataset
     def fields(self) -> list[FieldSpec]:

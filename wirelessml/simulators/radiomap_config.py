@@ -85,7 +85,8 @@ class RadioMapConfig:
     tx_positions: tuple[tuple[float, float], ...] | None = field(
         default=None,
         metadata=_help(
-            "fixed transmitter (x, y) [m] for every scene instead of random outdoor cells"
+            "fixed transmitter (x, y) [m] for every scene instead of random outdoor cells; "
+            "districts keep them clear of buildings"
         ),
     )
     carrier_frequency_hz: float = field(default=3.5e9, metadata=_help("carrier frequency [Hz]"))

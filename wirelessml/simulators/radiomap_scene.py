@@ -93,6 +93,7 @@ def generate_district(
     street_m: float,
     rotated_fraction: float,
     seed: int,
+    keep_clear: tuple[tuple[float, float], ...] = (),
 ) -> District:
     """Random buildings in a square: footprints do not overlap and keep ``street_m`` apart.
 
@@ -105,6 +106,8 @@ def generate_district(
         rotated_fraction: Share of rectangles rotated by a uniform angle (the rest are
             axis-aligned).
         seed: Seed of every draw (``numpy.random.default_rng``).
+        keep_clear: Points (x, y) [m] no building may cover, with ``street_m / 2`` of room
+            (fixed transmitter sites).
 
     Examples:
         >>> d = generate_district(size_m=100.0, num_buildings=(3, 3), height_m=(10.0, 20.0),
@@ -129,6 +132,10 @@ def generate_district(
         box = (*poly.min(0), *poly.max(0))
         if any(box[0] < b[2] + street_m and b[0] < box[2] + street_m and box[1] < b[3] + street_m
                and b[1] < box[3] + street_m for b in boxes):  # fmt: skip
+            continue
+        room = street_m / 2.0
+        if any(box[0] - room <= x <= box[2] + room and box[1] - room <= y <= box[3] + room
+               for x, y in keep_clear):  # fmt: skip
             continue
         boxes.append(box)
         buildings.append(Building(footprint=poly, height=float(rng.uniform(*height_m))))
