@@ -10,7 +10,8 @@ of its budget):
    spread {30, 50, 100, 200, 300, 400} ns x speed {1, 3, 6, 10, 15, 20, 30, 45} m/s.
 2. Train every learned model (``cpu`` sizes) with the one training loop, each for a
    wall-clock budget (``--budget`` for CSI-4CAST, ``--baseline-budget`` for the others;
-   defaults 20 and 12 minutes, 4 x 20 + 12 x 6 = 1h52 in total for TDD and FDD).
+   defaults 28 and 10 minutes: 2 x 28 + 6 x 10 = 116 min in total for TDD and FDD; the
+   reference model gets the larger share, being 5-6x slower per sample on this CPU).
 3. Evaluate the protocol (regular / robustness / generalization, reference noise levels)
    with ``wirelessml.evaluate``: per-scenario NMSE per step, share of scenarios each model
    is best, SE, FLOPs and parameters; report folders with the heat map.
@@ -176,8 +177,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="scratch folder (data, runs)")
     parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--budget", default="20m", help="training budget of CSI-4CAST")
-    parser.add_argument("--baseline-budget", default="12m", help="budget of GRU/LSTM/Transformer")
+    parser.add_argument("--budget", default="28m", help="training budget of CSI-4CAST")
+    parser.add_argument("--baseline-budget", default="10m", help="budget of GRU/LSTM/Transformer")
     parser.add_argument("--duplex", default="tdd,fdd")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--train-per-cell", type=int, default=150)
