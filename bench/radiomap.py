@@ -116,7 +116,7 @@ def plan_epochs(task, model: str, cfg, work: Path, budget_s: float, batch_size: 
 
 
 def train_model(model: str, work: Path, budget_s: float, num_measurements: int,
-                batch_size: int, results: Path) -> dict:  # fmt: skip
+                batch_size: int, results: Path, lr: float = 1e-3) -> dict:  # fmt: skip
     task = get_task("radiomap")
     cfg = build_model_config(model, "cpu", (f"num_measurements={num_measurements}",))
     cfg = task.fit_model_config(cfg, work / "train.h5")
@@ -127,7 +127,7 @@ def train_model(model: str, work: Path, budget_s: float, num_measurements: int,
         epochs = plan_epochs(task, model, cfg, work, budget_s, batch_size)
         _save(results, f"train_plan/{model}", {"epochs": epochs, "budget_s": budget_s})
     epochs = json.loads(results.read_text())["train_plan"][model]["epochs"]
-    tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=1e-3, patience=None,
+    tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=None,
                      max_time_s=max(budget_s - spent, 1.0), checkpoint_every_steps=50)  # fmt: skip
     meta = train(task=task, model_name=model, model_config=cfg, train_path=work / "train.h5",
                  val_path=work / "val.h5", out=out, config=tc, resume=resume)  # fmt: skip
@@ -180,6 +180,7 @@ def main() -> None:
     p.add_argument("--train-budget", default="55m", help="per model (two models)")
     p.add_argument("--num-measurements", type=int, default=200)
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3, help="peak AdamW learning rate")
     p.add_argument(
         "--set",
         dest="overrides",
@@ -213,7 +214,8 @@ def main() -> None:
     budget = parse_duration(a.train_budget)
     for model in ("radiounet", "geo2sigmap"):
         if "train" in steps and not _done(out, f"train/{model}"):
-            result = train_model(model, work, budget, a.num_measurements, a.batch_size, out)
+            result = train_model(model, work, budget, a.num_measurements, a.batch_size, out,
+                                 lr=a.lr)  # fmt: skip
             _save(out, f"train/{model}", result)
     if "eval" in steps and not _done(out, "eval"):
         _save(out, "eval", evaluate_all(work))
