@@ -186,7 +186,7 @@ def main() -> None:
     parser.add_argument("--test-per-cell", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--patience", type=int, default=20)
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--paper-samples", type=int, default=0,
                         help="also time the paper preset on this many samples")  # fmt: skip
