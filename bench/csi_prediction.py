@@ -9,7 +9,8 @@ of its budget):
    {30, 100, 300} ns x speed {1, 10, 30} m/s), and a test grid over CDL-A..E x delay
    spread {30, 50, 100, 200, 300, 400} ns x speed {1, 3, 6, 10, 15, 20, 30, 45} m/s.
 2. Train every learned model (``cpu`` sizes) with the one training loop, each for a
-   wall-clock budget (``--budget`` for CSI-4CAST, ``--baseline-budget`` for the others;
+   wall-clock budget, its epochs planned from a timed step so that the cosine learning
+   rate anneals within the budget (``--budget`` for CSI-4CAST, ``--baseline-budget`` for the others;
    defaults 28 and 10 minutes: 2 x 28 + 6 x 10 = 116 min in total for TDD and FDD; the
    reference model gets the larger share, being 5-6x slower per sample on this CPU).
 3. Evaluate the protocol (regular / robustness / generalization, reference noise levels)
@@ -33,6 +34,7 @@ import dataclasses
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -41,14 +43,14 @@ import torch
 
 from wirelessml.api import simulate
 from wirelessml.cli.train import build_model_config, parse_duration
-from wirelessml.datasets import read_info
+from wirelessml.datasets import H5Dataset, read_info
 from wirelessml.evaluate import evaluate
 from wirelessml.evaluate.csi_protocol import (
     CSIProtocolConfig,
     format_protocol,
     write_protocol_reports,
 )
-from wirelessml.registry import get_task
+from wirelessml.registry import get_model, get_task
 from wirelessml.simulators import CSISeriesConfig
 from wirelessml.train import TrainConfig, train
 from wirelessml.train.run import read_run_meta
@@ -105,11 +107,37 @@ def _data(work: Path, duplex: str, args: argparse.Namespace, result: dict) -> di
     return paths
 
 
+def _plan_epochs(
+    task, model: str, model_config, train_path: Path, budget_s: float, args: argparse.Namespace
+) -> int:  # noqa: ANN001
+    """Epochs that fit the budget at the measured speed (85 %), so the cosine schedule
+    anneals before the budget ends; ``--epochs`` is the upper bound."""
+    entry = get_model(model)
+    net = entry.model_cls(model_config)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr)
+    data = H5Dataset(train_path, fields=task.fields)
+    batch = data.read_batch(range(16))
+    data.close()
+    times = []
+    for _ in range(4):
+        t0 = time.perf_counter()
+        loss = task.loss(net(**task.model_inputs(batch)), task.target(batch))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - t0)
+    samples_per_s = 16 / statistics.median(times[1:])
+    epochs = int(0.85 * budget_s * samples_per_s / len(data))
+    return max(1, min(args.epochs, epochs))
+
+
 def _train(work: Path, duplex: str, model: str, paths: dict, budget_s: float,
            args: argparse.Namespace, result: dict) -> Path:  # fmt: skip
     out = work / "runs" / f"{duplex}_{model}"
     key = f"{duplex}_{model}"
     resume = (out / "run.json").exists()
+    task = get_task("csi-prediction")
+    model_config = task.fit_model_config(build_model_config(model, "cpu", ()), paths["train"])
     if resume:
         meta = read_run_meta(out)
         if (
@@ -118,9 +146,10 @@ def _train(work: Path, duplex: str, model: str, paths: dict, budget_s: float,
         ):
             return out
         budget_s = max(1.0, budget_s - meta["train_time_s"])
-    task = get_task("csi-prediction")
-    model_config = task.fit_model_config(build_model_config(model, "cpu", ()), paths["train"])
-    config = TrainConfig(epochs=args.epochs, batch_size=16, lr=args.lr, patience=args.patience,
+        epochs = meta["train_config"]["_data"]["epochs"]  # a resume must keep the plan
+    else:
+        epochs = _plan_epochs(task, model, model_config, paths["train"], budget_s, args)
+    config = TrainConfig(epochs=epochs, batch_size=16, lr=args.lr, patience=args.patience,
                          max_time_s=budget_s, checkpoint_every_steps=100)  # fmt: skip
     summary = train(task=task, model_name=model, model_config=model_config,
                     train_path=paths["train"], val_path=paths["val"], out=out, config=config,
@@ -128,7 +157,7 @@ def _train(work: Path, duplex: str, model: str, paths: dict, budget_s: float,
     result["train"][key] = {k: summary[k] for k in ("status", "epochs_done", "steps",
                             "best_epoch", "best_val", "train_time_s", "samples_seen",
                             "samples_per_s")}  # fmt: skip
-    result["train"][key]["budget_s"] = budget_s
+    result["train"][key].update(budget_s=budget_s, planned_epochs=epochs)
     _write(result, args.results)
     return out
 
