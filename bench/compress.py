@@ -8,7 +8,10 @@ intra-op threads).
 
     python bench/compress.py --run /work/bench3/runs/ada --test /work/bench3/test.h5 \\
         --val /work/bench3/val.h5 --train /work/bench3/train.h5 --work /tmp/compress \\
-        [--finetune-samples 20000] [--finetune-epochs 2] [--cases int8-static,...]
+        [--finetune-samples 20000] [--finetune-epochs 2] [--cases int8-static,...] [--resume]
+
+The prune case's fine-tuning is checkpointed in ``--work/prune`` every 2 minutes: after a
+kill, the same command with ``--resume`` continues it.
 
 Prints and writes ``bench/results/compress.json`` after every case.
 """
@@ -52,6 +55,11 @@ def main() -> None:
     parser.add_argument("--latency-frames", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=31)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted fine-tuning of the prune case in --work",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -62,7 +70,9 @@ def main() -> None:
                      "cases": {}}  # fmt: skip
     for case in args.cases.split(","):
         out = work / case
-        shutil.rmtree(out, ignore_errors=True)
+        resume = args.resume and case == "prune" and (out / "checkpoint").is_dir()
+        if not resume:
+            shutil.rmtree(out, ignore_errors=True)
         kwargs: dict = {}
         if case.startswith("int8"):
             kwargs = {"quantize": case, "calibration": args.val,
@@ -76,6 +86,7 @@ def main() -> None:
         t0 = time.perf_counter()
         report = compress(args.run, data=args.test, out=out, latency_frames=args.latency_frames,
                           latency_repeats=args.repeats, threads=args.threads, progress=False,
+                          resume=resume,
                           **kwargs)  # fmt: skip
         report.pop("by_snr", None)
         report["training_job_running"] = contention or _training_running()

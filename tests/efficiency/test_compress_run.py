@@ -103,6 +103,7 @@ def test_cli_prune_finetune_export_report(tiny_run, tmp_path) -> None:
     (["--quantize", "int8-dynamic", "--export", "onnx"], "without --quantize"),
     (["--prune", "0.5", "--finetune-epochs", "1"], "needs training data"),
     (["--quantize", "int8-dynamic", "--calibration-samples", "0"], "calibration-samples"),
+    (["--prune", "0.5", "--resume"], "no fine-tuning checkpoint to resume"),
 ])  # fmt: skip
 def test_cli_errors_are_one_line(tiny_run, tmp_path, args, message) -> None:
     run, _, val_path = tiny_run
@@ -123,3 +124,16 @@ def test_cli_refuses_used_out_and_compressed_source(tiny_run, tmp_path) -> None:
     result = _invoke(str(tmp_path / "c"), "--prune", "0.5", "--data", str(val_path), "--out",
                      str(tmp_path / "d"))  # fmt: skip
     assert result.exit_code == 2 and "compressed already" in result.stderr
+
+
+def test_cli_interrupted_out_needs_resume(tiny_run, tmp_path) -> None:
+    run, train_path, val_path = tiny_run
+    (tmp_path / "o" / "checkpoint").mkdir(parents=True)
+    args = ("--prune", "0.5", "--finetune-epochs", "1", "--train", str(train_path), "--data",
+            str(val_path), "--out", str(tmp_path / "o"))  # fmt: skip
+    result = _invoke(str(run), *args)
+    assert result.exit_code == 2 and "add --resume" in result.stderr, result.stderr
+    result = _invoke(str(run), *args, "--resume", "-q")  # an empty checkpoint folder: starts over
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "o" / "checkpoint").exists()  # removed once the run folder is written
+    assert (tmp_path / "o" / "report.json").exists()

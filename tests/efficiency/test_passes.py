@@ -100,6 +100,52 @@ def test_distillation_fine_tuning_lowers_its_loss(loaded) -> None:
     assert not model.training and not teacher.training
 
 
+class _Killed(Exception):
+    pass
+
+
+def test_interrupted_fine_tuning_resumes_to_the_same_weights(loaded, tmp_path) -> None:
+    task, model, batches = loaded
+    teacher = copy.deepcopy(model)
+    prune_(model, PruneConfig(ratio=0.5))
+    config = DistillConfig(epochs=2, lr=3e-3, batch_size=24)
+    steps, request = len(batches), {"job": "a"}
+    straight = copy.deepcopy(model)
+    torch.manual_seed(0)
+    expected = distill_finetune(straight, teacher, task, lambda e: batches, config,
+                                steps_per_epoch=steps)  # fmt: skip
+
+    def killed_after(n: int):
+        seen = iter(range(n))
+
+        def batches_of(epoch: int):
+            for batch in batches:
+                if next(seen, None) is None:
+                    raise _Killed
+                yield batch
+
+        return batches_of
+
+    torch.manual_seed(0)
+    with pytest.raises(_Killed):  # killed in epoch 2, after a checkpoint at every step
+        distill_finetune(model, teacher, task, killed_after(steps + 1), config,
+                         steps_per_epoch=steps, checkpoint_dir=tmp_path,
+                         checkpoint_every_s=0.0, request=request)  # fmt: skip
+    resumed = copy.deepcopy(teacher)  # a fresh process: rebuild the pruned student
+    prune_(resumed, PruneConfig(ratio=0.5))
+    torch.manual_seed(123)  # the checkpoint restores the RNG
+    losses = distill_finetune(resumed, teacher, task, lambda e: batches, config,
+                              steps_per_epoch=steps, checkpoint_dir=tmp_path,
+                              request=request)  # fmt: skip
+    assert losses == pytest.approx(expected, rel=1e-6)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(),
+                            strict=True):  # fmt: skip
+        assert torch.allclose(a, b, atol=1e-6), name
+    with pytest.raises(CompressionError, match="another job .*job"):
+        distill_finetune(copy.deepcopy(resumed), teacher, task, lambda e: batches, config,
+                         steps_per_epoch=steps, checkpoint_dir=tmp_path, request={"job": "b"})  # fmt: skip
+
+
 def test_onnx_matches_pytorch(loaded, tmp_path) -> None:
     task, model, batches = loaded
     prune_(model, PruneConfig(ratio=0.5))  # a pruned model exports too

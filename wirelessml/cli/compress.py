@@ -66,11 +66,13 @@ __all__ = ["compress_command"]
 )
 @click.option("--threads", type=int, default=None, help="Intra-op threads while timing.")
 @click.option("--device", default="cpu", show_default=True, help="Fine-tuning device.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted fine-tuning in OUT (checkpointed every 2 min).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def compress_command(run: str, quantize: str | None, prune: float | None, finetune_epochs: int,
                      finetune_samples: int | None, export: str | None, data: str, out: str,
                      train: str | None, calibration: str | None, calibration_samples: int,
-                     latency_frames: int, threads: int | None, device: str,
+                     latency_frames: int, threads: int | None, device: str, resume: bool,
                      quiet: bool) -> None:  # fmt: skip
     """Quantize, prune (+ distillation fine-tuning) or export a trained run.
 
@@ -92,7 +94,7 @@ def compress_command(run: str, quantize: str | None, prune: float | None, finetu
         run, data=data, out=out, quantize=quantize, prune=prune, export=export,
         finetune_epochs=finetune_epochs, train=train, finetune_samples=finetune_samples,
         calibration=calibration, calibration_samples=calibration_samples, device=device,
-        latency_frames=latency_frames, threads=threads, progress=not quiet,
+        latency_frames=latency_frames, threads=threads, progress=not quiet, resume=resume,
     )  # fmt: skip
     click.echo(to_markdown(report).split("\nDefinitions:")[0])
     click.echo(f"wrote {out} (run folder, report.json, report.md)")

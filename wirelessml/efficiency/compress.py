@@ -10,8 +10,10 @@ folder that ``wirelessml evaluate`` loads) with ``report.json`` and ``report.md`
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
+import shutil
 import time
 from contextlib import contextmanager
 from importlib.util import find_spec
@@ -39,6 +41,7 @@ from wirelessml.efficiency.runfolder import (
     compression_meta,
     save_compressed_weights,
 )
+from wirelessml.train.checkpoint import CHECKPOINT_DIR
 from wirelessml.train.run import (
     REPORT_FILE,
     RUN_FILE,
@@ -66,7 +69,8 @@ def _bar(enabled: bool, description: str, total: float | None):
 
 
 def _check_request(run: Path, out: Path, quantize: str | None, prune: float | None,
-                   export: str | None, finetune_epochs: int, train: PathType | None) -> None:  # fmt: skip
+                   export: str | None, finetune_epochs: int, train: PathType | None,
+                   resume: bool = False) -> None:  # fmt: skip
     if quantize is None and prune is None and export is None:
         raise CompressionError("nothing to do: give --quantize, --prune or --export")
     if prune is not None:
@@ -92,8 +96,14 @@ def _check_request(run: Path, out: Path, quantize: str | None, prune: float | No
                                "'wirelessml[efficiency]'")  # fmt: skip
     if out.resolve() == run.resolve():
         raise CompressionError("--out must be a new folder, not the run being compressed")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if resume and not (out / CHECKPOINT_DIR).is_dir():
+        raise CompressionError(f"--resume: {out} holds no fine-tuning checkpoint to resume; "
+                               "run without --resume")  # fmt: skip
+    if out.exists() and (not out.is_dir() or {p.name for p in out.iterdir()} - {CHECKPOINT_DIR}):
         raise CompressionError(f"--out {out} exists and is not empty; choose a new folder")
+    if not resume and (out / CHECKPOINT_DIR).is_dir():
+        raise CompressionError(f"--out {out} holds an interrupted fine-tuning: add --resume "
+                               "to continue it, or choose a new folder")  # fmt: skip
 
 
 def compress(
@@ -114,6 +124,7 @@ def compress(
     latency_repeats: int = 21,
     threads: int | None = None,
     progress: bool = True,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Compress the model of ``run`` and write the run folder ``out`` with its report.
 
@@ -131,6 +142,8 @@ def compress(
         device: Where fine-tuning runs (quantized models and timing: CPU).
         latency_frames, latency_repeats, threads: Timing batch, repeats, intra-op threads.
         progress: Show progress bars.
+        resume: Continue the interrupted distillation fine-tuning whose checkpoint is in
+            ``out`` (saved every 2 minutes and after each epoch; same request required).
 
     Returns:
         The report (also in ``out/report.json``).
@@ -139,7 +152,7 @@ def compress(
         CompressionError, ConfigError, DatasetError, RunError: one line each.
     """
     run, out = Path(run), Path(out)
-    _check_request(run, out, quantize, prune, export, finetune_epochs, train)
+    _check_request(run, out, quantize, prune, export, finetune_epochs, train, resume)
     if calibration_samples < 1:
         raise CompressionError(f"--calibration-samples {calibration_samples}: expected >= 1")
     task, model, meta = load_run(run, "cpu")
@@ -159,8 +172,17 @@ def compress(
     if prune is not None:
         report["prune"] = {"groups": prune_(model, PruneConfig(ratio=prune))}
         if finetune_epochs:
+            request = {
+                "source": str(run.resolve()),
+                "ratio": prune,
+                "train": str(Path(train).resolve()),
+                "samples": finetune_samples,
+                "epochs": finetune_epochs,
+                "device": device,
+            }
             report["prune"]["finetune"] = _finetune(model, teacher, task, train, finetune_epochs,
-                                                    finetune_samples, device, progress)  # fmt: skip
+                                                    finetune_samples, device, progress,
+                                                    out=out, request=request)  # fmt: skip
     flops_after = flops_per_frame(model, task, batches[0])
     if export is not None:
         inputs = real_inputs(model, task, [{k: v[:64] for k, v in batches[0].items()}])[0]
@@ -193,6 +215,7 @@ def compress(
     report["seconds"] = time.perf_counter() - started
     write_json_atomic(out / "report.json", report)
     write_text_atomic(out / "report.md", to_markdown(report))
+    shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)  # done: nothing left to resume
     return report
 
 
@@ -201,7 +224,8 @@ def _mkdir(out: Path) -> Path:
     return out
 
 
-def _finetune(model, teacher, task, train, epochs, samples, device, progress) -> dict[str, Any]:
+def _finetune(model, teacher, task, train, epochs, samples, device, progress, *, out: Path,
+              request: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     from wirelessml.train.data import epoch_loader, open_dataset
 
     data = open_dataset(train, task, limit=samples)
@@ -220,7 +244,9 @@ def _finetune(model, teacher, task, train, epochs, samples, device, progress) ->
     try:
         with _bar(progress, "distillation fine-tuning", len(data) * epochs) as step:
             losses = distill_finetune(model, teacher, task, batches, config,
-                                      steps_per_epoch=steps, progress=step)  # fmt: skip
+                                      steps_per_epoch=steps, progress=step,
+                                      checkpoint_dir=_mkdir(out),
+                                      request={**request, "config": dataclasses.asdict(config)})  # fmt: skip
     finally:
         data.close()
         model.cpu()

@@ -35,9 +35,13 @@ teacher (see its docstring for the exact losses).
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import json
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -46,6 +50,7 @@ from torch import Tensor, nn
 
 from wirelessml.config import check_field
 from wirelessml.efficiency.core import CompressionError, compression_record, real_core, record_step
+from wirelessml.train.checkpoint import load_checkpoint, read_counters, save_checkpoint
 
 __all__ = ["PRUNE_GROUPS", "DistillConfig", "PruneConfig", "distill_finetune", "prune_",
            "pruning_groups"]  # fmt: skip
@@ -312,6 +317,9 @@ def distill_finetune(
     *,
     steps_per_epoch: int,
     progress: Callable[[int], None] | None = None,
+    checkpoint_dir: Path | None = None,
+    checkpoint_every_s: float = 120.0,
+    request: Mapping[str, Any] | None = None,
 ) -> list[float]:
     """Fine-tune a pruned ``student`` from its unpruned ``teacher`` (both on the CPU).
 
@@ -331,9 +339,20 @@ def distill_finetune(
         batches: ``batches(epoch)`` yields the task's batches (complex, on the CPU).
         steps_per_epoch: Batches per epoch (for the learning-rate schedule).
         progress: Called with the number of frames after each step.
+        checkpoint_dir: Folder that keeps a resumable checkpoint in ``checkpoint/`` (student
+            weights, AdamW state, RNG, counters; :mod:`wirelessml.train.checkpoint`), written
+            at most every
+            ``checkpoint_every_s`` seconds and after each epoch. If it holds one already,
+            fine-tuning continues from it: ``batches(epoch)`` must give the same batches in
+            the same order again, and the batches done are skipped.
+        request: JSON-able description of the job (source run, ratio, data, config) stored
+            with the checkpoint; resuming with another one is refused.
 
     Returns:
         The mean loss of every epoch.
+
+    Raises:
+        CompressionError: the checkpoint in ``checkpoint_dir`` belongs to another request.
     """
     if config.epochs == 0:
         return []
@@ -342,12 +361,19 @@ def distill_finetune(
     points = _attention_points(student)
     taps_s, taps_t = _Taps(student, points), _Taps(teacher, points)
     optimizer = torch.optim.AdamW(student.parameters(), lr=config.lr, weight_decay=0.0)
-    step, total = 0, max(1, steps_per_epoch * config.epochs)
-    losses = []
+    total = max(1, steps_per_epoch * config.epochs)
+    request = json.loads(json.dumps(dict(request or {}), default=str))
+    state = _resume(checkpoint_dir, student, optimizer, request)
+    saved_at = time.monotonic()
+
+    def save() -> None:
+        save_checkpoint(checkpoint_dir, model=student, optimizer=optimizer,
+                        counters={**state, "request": request})  # fmt: skip
+
     try:
-        for epoch in range(config.epochs):
-            epoch_loss, count = 0.0, 0
-            for batch in batches(epoch):
+        for epoch in range(state["epoch"], config.epochs):
+            done = state["batch"]
+            for batch in itertools.islice(batches(epoch), done, None):
                 with torch.no_grad():
                     t_out = task.predict(teacher, batch)
                 s_out = task.predict(student, batch)
@@ -360,16 +386,42 @@ def distill_finetune(
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
                 optimizer.step()
-                step += 1
+                state["step"] += 1
+                state["batch"] += 1
                 for g in optimizer.param_groups:
-                    g["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total)))
-                epoch_loss += float(loss) * len(s_out)
-                count += len(s_out)
+                    g["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0,
+                                                                          state["step"] / total)))  # fmt: skip
+                state["epoch_loss"] += float(loss.detach()) * len(s_out)
+                state["count"] += len(s_out)
                 if progress is not None:
                     progress(len(s_out))
-            losses.append(epoch_loss / max(count, 1))
+                if checkpoint_dir is not None and time.monotonic() - saved_at >= checkpoint_every_s:
+                    save()
+                    saved_at = time.monotonic()
+            state["losses"].append(state["epoch_loss"] / max(state["count"], 1))
+            state.update(epoch=epoch + 1, batch=0, epoch_loss=0.0, count=0)
+            if checkpoint_dir is not None:
+                save()
+                saved_at = time.monotonic()
+        losses = list(state["losses"])
     finally:
         taps_s.close()
         taps_t.close()
         student.eval()
     return losses
+
+
+def _resume(checkpoint_dir: Path | None, student: nn.Module, optimizer: torch.optim.Optimizer,
+            request: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """The loop counters: fresh, or restored (with weights, AdamW and RNG) from a checkpoint."""
+    fresh = {"epoch": 0, "batch": 0, "step": 0, "epoch_loss": 0.0, "count": 0, "losses": []}
+    if checkpoint_dir is None or read_counters(checkpoint_dir) is None:
+        return fresh
+    stored = read_counters(checkpoint_dir).get("request")
+    if stored != request:
+        keys = sorted(k for k in {*request, *(stored or {})}
+                      if (stored or {}).get(k) != request.get(k))  # fmt: skip
+        raise CompressionError(f"the fine-tuning checkpoint in {checkpoint_dir} is of another "
+                               f"job (differs in: {', '.join(keys)}); use a new --out")  # fmt: skip
+    counters = load_checkpoint(checkpoint_dir, model=student, optimizer=optimizer)
+    return {k: counters[k] for k in fresh}
