@@ -56,6 +56,10 @@ def test_building_and_measurement_cells_are_masked_in_loss_and_metric():
     scored = S * S - 24 - 10
     assert per["cells"].tolist() == [scored] * 3
     assert task.loss(pred.requires_grad_(), target).isfinite()
+    scenes = torch.arange(13) * 7  # more scenes than the 12 bins of a continuous condition
+    per13 = {"se": torch.ones(13, dtype=torch.float64), "cells": torch.ones(13, dtype=torch.float64)}
+    by_scene = task.report(per13, {"scene_index": scenes})["by"]["scene_index"]
+    assert [row["value"] for row in by_scene] == [7.0 * k for k in range(13)]
 
 
 def test_measurements_are_a_fixed_function_of_the_sample():

@@ -176,7 +176,9 @@ class RadioMapTask:
             "num_measurements": self.num_measurements,
             "pg_floor_db": self.pg_floor_db,
             "by": {
-                name: breakdown(conditions[name], per_sample, self.summarize)
+                # scenes are categories: one group per scene, never bins of scene indices
+                name: breakdown(conditions[name], per_sample, self.summarize,
+                                max_groups=len(conditions[name]))
                 for name in self.condition_fields
                 if name in conditions
             },  # fmt: skip
