@@ -171,19 +171,39 @@ def uma_path_gain_db(tx_map: torch.Tensor, *, cell_size_m: float, frequency_hz: 
     return -uma_path_loss_db(d2, h_bs[:, None, None], rx_height_m, frequency_hz)
 
 
-def uma_path_loss_db(d2d: torch.Tensor, h_bs: torch.Tensor | float, h_ut: float,
+# 38.901 Table 7.4.1-1: (LOS offset, LOS log10(d3D) slope, LOS-2 breakpoint weight,
+# NLOS offset, NLOS log10(d3D) slope, NLOS log10(f_GHz) slope, NLOS h_UT weight)
+_PL_38901 = {"uma": (28.0, 22.0, 9.0, 13.54, 39.08, 20.0, 0.6),
+             "umi": (32.4, 21.0, 9.5, 22.4, 35.3, 21.3, 0.3)}  # fmt: skip
+
+
+def _path_loss_38901(scenario: str, d2d: torch.Tensor, h_bs: torch.Tensor | float, h_ut: float,
                      frequency_hz: float) -> torch.Tensor:  # fmt: skip
-    """UMa NLOS path loss [dB] (38.901 Table 7.4.1-1) at 2-D distances ``d2d`` [m]."""
+    """38.901 NLOS path loss [dB] ``max(PL_LOS, PL'_NLOS)`` at 2-D distances ``d2d`` [m]."""
+    a_los, b_los, w_bp, a_nlos, b_nlos, f_nlos, w_ut = _PL_38901[scenario]
     h_bs = torch.as_tensor(h_bs, dtype=d2d.dtype, device=d2d.device)
     d3 = torch.sqrt(d2d.clamp(min=1.0) ** 2 + (h_bs - h_ut) ** 2)
     fc = frequency_hz / 1e9
     bp = 4 * (h_bs - 1.0) * (h_ut - 1.0) * frequency_hz / SPEED_OF_LIGHT
-    los1 = 28.0 + 22.0 * torch.log10(d3) + 20.0 * math.log10(fc)
-    los2 = 28.0 + 40.0 * torch.log10(d3) + 20.0 * math.log10(fc) - 9.0 * torch.log10(
+    los1 = a_los + b_los * torch.log10(d3) + 20.0 * math.log10(fc)
+    los2 = a_los + 40.0 * torch.log10(d3) + 20.0 * math.log10(fc) - w_bp * torch.log10(
         bp**2 + (h_bs - h_ut) ** 2)  # fmt: skip
     los = torch.where(d2d <= bp, los1, los2)
-    nlos = 13.54 + 39.08 * torch.log10(d3) + 20.0 * math.log10(fc) - 0.6 * (h_ut - 1.5)
+    nlos = a_nlos + b_nlos * torch.log10(d3) + f_nlos * math.log10(fc) - w_ut * (h_ut - 1.5)
     return torch.maximum(los, nlos)
+
+
+def uma_path_loss_db(d2d: torch.Tensor, h_bs: torch.Tensor | float, h_ut: float,
+                     frequency_hz: float) -> torch.Tensor:  # fmt: skip
+    """UMa NLOS path loss [dB] (38.901 Table 7.4.1-1) at 2-D distances ``d2d`` [m]."""
+    return _path_loss_38901("uma", d2d, h_bs, h_ut, frequency_hz)
+
+
+def umi_path_loss_db(d2d: torch.Tensor, h_bs: torch.Tensor | float, h_ut: float,
+                     frequency_hz: float) -> torch.Tensor:  # fmt: skip
+    """UMi street-canyon NLOS path loss [dB] (38.901 Table 7.4.1-1): ``max(PL_LOS, PL'_NLOS)``,
+    ``PL'_NLOS = 22.4 + 35.3 log10(d3D) + 21.3 log10(f_GHz) - 0.3 (h_UT - 1.5)``."""
+    return _path_loss_38901("umi", d2d, h_bs, h_ut, frequency_hz)
 
 
 @register_model("radiounet", RadioUNetConfig,

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from wirelessml.models.radiounet import SPEED_OF_LIGHT, uma_path_loss_db
+from wirelessml.models.radiounet import SPEED_OF_LIGHT, uma_path_loss_db, umi_path_loss_db
 
 __all__ = ["BASELINES", "RadioMapBaseline", "grid_from_info", "umi_path_loss_db"]
 
@@ -45,21 +45,6 @@ def grid_from_info(info: Any) -> Grid:
     return Grid(size=d["grid_size"], cell_size_m=d["cell_size_m"],
                 center=tuple(d["grid_center_m"]), frequency_hz=d["carrier_frequency_hz"],
                 rx_height_m=d["rx_heights_m"][0], pg_floor_db=d["pg_floor_db"])  # fmt: skip
-
-
-def umi_path_loss_db(d2d: torch.Tensor, h_bs: torch.Tensor, h_ut: float,
-                     frequency_hz: float) -> torch.Tensor:  # fmt: skip
-    """UMi street-canyon NLOS path loss [dB] (38.901 Table 7.4.1-1): ``max(PL_LOS, PL'_NLOS)``,
-    ``PL'_NLOS = 22.4 + 35.3 log10(d3D) + 21.3 log10(f_GHz) - 0.3 (h_UT - 1.5)``."""
-    d3 = torch.sqrt(d2d.clamp(min=1.0) ** 2 + (h_bs - h_ut) ** 2)
-    fc = frequency_hz / 1e9
-    bp = 4 * (h_bs - 1.0) * (h_ut - 1.0) * frequency_hz / SPEED_OF_LIGHT
-    los1 = 32.4 + 21.0 * torch.log10(d3) + 20.0 * math.log10(fc)
-    los2 = 32.4 + 40.0 * torch.log10(d3) + 20.0 * math.log10(fc) - 9.5 * torch.log10(
-        bp**2 + (h_bs - h_ut) ** 2)  # fmt: skip
-    los = torch.where(d2d <= bp, los1, los2)
-    nlos = 22.4 + 35.3 * torch.log10(d3) + 21.3 * math.log10(fc) - 0.3 * (h_ut - 1.5)
-    return torch.maximum(los, nlos)
 
 
 class RadioMapBaseline:
