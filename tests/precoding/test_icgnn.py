@@ -103,3 +103,21 @@ def test_sizes_beyond_the_config_and_zero_users_are_one_line_errors() -> None:
         model(h, no, um, am)
     with pytest.raises(ConfigError, match="ICGNNConfig.cg_steps=0"):
         ICGNNConfig(cg_steps=0)
+
+
+def test_load_feature_and_runs_saved_without_it() -> None:
+    from wirelessml.config import config_from_dict
+
+    old = config_from_dict(ICGNNConfig, {"hidden": 8, "num_layers": 1, "cg_steps": 8})
+    assert old.load_feature is False and ICGNN(old).embed[0].in_features == 2
+    assert ICGNNConfig.cpu().load_feature and ICGNNConfig.cpu().cg_steps == 16
+    model = _model(load_feature=True)
+    assert model.embed[0].in_features == 3
+    # Same users, more padded-in antennas with zero gain: only K/M changes, and the output.
+    h, no, um, am = _inputs(2, 4, 4, seed=6)
+    wide = torch.cat([h, torch.zeros(2, 4, 4, dtype=h.dtype)], -1)
+    with torch.no_grad():
+        v = model(h, no, um, am)
+        v_wide = model(wide, no, um, torch.ones(2, 8))
+    assert not torch.allclose(v_wide[..., :4], v, atol=1e-4)
+    assert torch.allclose(v_wide[..., :4].abs().square().sum((1, 2)), torch.ones(2), atol=1e-5)

@@ -14,8 +14,13 @@ iterations steered by the network, unsupervised training on the negative sum rat
   any number of users K and antennas M. The graph of a sample is complete (every user
   interferes with every other). The features are invariant to a per-user phase and to
   any unitary change of the antenna basis, as the sum rate is: node
-  ``[log10(1 + ||h_k||^2/n0), snr_db/10]``, edge ``j -> k`` the squared channel
-  correlation ``|h_k h_j^H|^2 / (||h_k||^2 ||h_j||^2)`` and ``log10(1 + ||h_j||^2/n0)``.
+  ``[log10(1 + ||h_k||^2/n0), snr_db/10]`` (plus the load ``K/M`` with
+  ``load_feature``), edge ``j -> k`` the squared channel correlation
+  ``|h_k h_j^H|^2 / (||h_k||^2 ||h_j||^2)`` and ``log10(1 + ||h_j||^2/n0)``.
+- **Load feature** (our addition): mean and max aggregation are blind to the number of
+  users, so without it the network cannot tell a fully loaded ``K = M`` sample (where
+  switching users off pays) from a lightly loaded one. ``K/M`` stays in ``(0, 1]`` at any
+  size, so ``K = M = 8`` looks, by load, like the trained ``K = M = 4``.
 - **Information-carrying message passing** (:class:`ICGNNConv`): the message from ``j``
   carries ``j``'s hidden state together with the edge and the receiver's state,
   ``m_jk = MLP([x_k, x_j, e_jk])``; messages are aggregated by mean and max (both
@@ -65,10 +70,14 @@ class ICGNNConfig:
         version: Schema version (default: ``1``).
         hidden: Width of node states and messages (default: ``64``).
         num_layers: Message-passing layers (default: ``3``).
-        cg_steps: Conjugate-gradient iterations (default: ``8``).
+        cg_steps: Conjugate-gradient iterations (default: ``8``; ``cpu()``: 16, since 8 do
+            not converge in float32 for ill-conditioned fully loaded ``K = M = 8``).
         max_users: Largest number of users a sample may have; more is refused, since CG
             with fewer steps than users is truncated (default: ``16``).
         power: Total transmit power ``P`` (default: ``1``, the datasets' convention).
+        load_feature: Give every node the load ``K/M`` as a third feature (default:
+            ``False``, which reads runs saved before this field existed; ``cpu()`` and
+            ``paper()``: ``True``).
 
     Examples:
         >>> ICGNNConfig.cpu().hidden, ICGNNConfig.paper().hidden
@@ -81,6 +90,7 @@ class ICGNNConfig:
     cg_steps: int = 8
     max_users: int = 16
     power: float = 1.0
+    load_feature: bool = False
 
     def __post_init__(self) -> None:
         check_field(self.version == 1, self, "version", self.version, "1")
@@ -90,16 +100,18 @@ class ICGNNConfig:
                         f"an integer >= {low}")  # fmt: skip
         check_field(isinstance(self.power, int | float) and self.power > 0, self, "power",
                     self.power, "a number > 0")  # fmt: skip
+        check_field(isinstance(self.load_feature, bool), self, "load_feature",
+                    self.load_feature, "True or False")  # fmt: skip
 
     @classmethod
     def cpu(cls) -> ICGNNConfig:
-        """3 layers of width 64: trains in minutes on a CPU."""
-        return cls(hidden=64, num_layers=3)
+        """3 layers of width 64, 16 CG steps, the load feature: trains in minutes on a CPU."""
+        return cls(hidden=64, num_layers=3, cg_steps=16, load_feature=True)
 
     @classmethod
     def paper(cls) -> ICGNNConfig:
         """4 layers of width 128 (our choice; the paper's sizes are unknown)."""
-        return cls(hidden=128, num_layers=4, cg_steps=16, max_users=32)
+        return cls(hidden=128, num_layers=4, cg_steps=16, max_users=32, load_feature=True)
 
 
 def _mlp(dims: list[int]) -> nn.Sequential:
@@ -231,7 +243,7 @@ class ICGNN(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.embed = _mlp([self.NODE_DIM, c.hidden, c.hidden])
+        self.embed = _mlp([self.NODE_DIM + int(c.load_feature), c.hidden, c.hidden])
         self.layers = nn.ModuleList(ICGNNConv(c.hidden, self.EDGE_DIM) for _ in range(c.num_layers))
         self.head = _mlp([c.hidden, c.hidden, 2])
         # Zero logits: equal lambda and power, i.e. training starts from RZF.
@@ -253,13 +265,17 @@ class ICGNN(nn.Module):
                 f"{int(k.max())} --set cg_steps={int(k.max())}"
             )
 
-    def logits(self, h: Tensor, no: Tensor, user_mask: Tensor) -> Tensor:
+    def logits(self, h: Tensor, no: Tensor, user_mask: Tensor, antenna_mask: Tensor) -> Tensor:
         """Per-user (lambda, power) logits [batch, K, 2] from the GNN."""
         b, k, _ = h.shape
         g = h @ h.mH  # [B, K, K]
         diag = torch.diagonal(g, dim1=-2, dim2=-1).real  # ||h_k||^2
         snr_k = torch.log10(1.0 + diag / no[:, None])
-        node = torch.stack([snr_k, (-10.0 * torch.log10(no))[:, None].expand(b, k) / 10.0], -1)
+        feats = [snr_k, (-10.0 * torch.log10(no))[:, None].expand(b, k) / 10.0]
+        if self.config.load_feature:
+            load = user_mask.sum(-1) / antenna_mask.sum(-1).clamp_min(1)
+            feats.append(load[:, None].expand(b, k))
+        node = torch.stack(feats, -1)
         safe = diag.clamp_min(torch.finfo(diag.dtype).tiny)
         corr = g.abs().square() / (safe[:, :, None] * safe[:, None, :])
         edge_index = complete_graph(user_mask)
@@ -275,7 +291,7 @@ class ICGNN(nn.Module):
         self._check(h, user_mask)
         um = user_mask.to(h.real.dtype)
         h = h * antenna_mask.to(h.real.dtype)[:, None, :] * um[:, :, None]
-        logits = self.logits(h, no.to(h.real.dtype), um)
+        logits = self.logits(h, no.to(h.real.dtype), um, antenna_mask.to(um.dtype))
         neg = torch.finfo(logits.dtype).min
         lam = torch.softmax(logits[..., 0].masked_fill(um == 0, neg), dim=-1)
         share = torch.softmax(logits[..., 1].masked_fill(um == 0, neg), dim=-1) * um
