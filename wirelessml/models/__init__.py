@@ -20,6 +20,7 @@ from wirelessml.models.csi_baselines import (
     RNNPredictor,
 )
 from wirelessml.models.icgnn import ICGNN, ICGNNConfig
+from wirelessml.models.icgnn_cellfree import CellFreeICGNN, CellFreeICGNNConfig
 from wirelessml.models.radiounet import (
     Geo2SigMapCascade,
     Geo2SigMapConfig,
@@ -32,6 +33,8 @@ __all__ = [
     "ICGNN",
     "CSI4CASTConfig",
     "CSITransformer",
+    "CellFreeICGNN",
+    "CellFreeICGNNConfig",
     "CSITransformerConfig",
     "LSTMConfig",
     "RNNConfig",

@@ -45,7 +45,10 @@ def cellfree_precoder(h: torch.Tensor, eta: torch.Tensor) -> torch.Tensor:
     """Local conjugate beamforming with power coefficients ``eta`` [batch, K, L * N]."""
     norm = h.abs().square().sum(-1, keepdim=True).sqrt()
     direction = h.conj() / norm.clamp_min(torch.finfo(norm.dtype).tiny)
-    v = direction * eta.clamp_min(0).sqrt()[..., None].to(h.real.dtype)
+    # Clamped before the root: sqrt'(0) is infinite, and 0 * inf would poison the gradient
+    # of a learned eta (padded links and powers that underflow to 0).
+    amp = torch.where(eta > 0, eta.clamp_min(torch.finfo(eta.dtype).tiny).sqrt(), 0.0)
+    v = direction * amp[..., None].to(h.real.dtype)
     return v.flatten(2)
 
 
