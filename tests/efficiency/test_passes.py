@@ -194,3 +194,22 @@ def test_refusals(loaded, tmp_path) -> None:
         prune_(model, PruneConfig())
     with pytest.raises(CompressionError, match="not a quantized one"):
         export_onnx(model, tmp_path / "q.onnx")
+
+
+def test_identity_clones_dropped_only_where_no_copy_is_observable() -> None:
+    from wirelessml.efficiency.quantize import _drop_identity_clones
+
+    class Net(nn.Module):
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            y = torch.relu(x).clone()  # contiguous input: a pure copy
+            z = (y * 2).transpose(0, 1).clone()  # not contiguous: the copy is a layout change
+            return y + 1, z.clone()  # a clone returned as output is kept
+
+    x = torch.randn(3, 4)
+    graph = torch.export.export(Net(), (x,)).module()
+    ref = graph(x)
+    assert _drop_identity_clones(graph) == 1
+    clones = [n for n in graph.graph.nodes if n.target == torch.ops.aten.clone.default]
+    assert len(clones) == 2
+    for a, b in zip(graph(x), ref, strict=True):
+        assert torch.equal(a, b)
