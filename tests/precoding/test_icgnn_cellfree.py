@@ -104,7 +104,8 @@ def test_short_training_beats_equal_power(tmp_path) -> None:
 
     cfg = CellFreeConfig(num_aps=(2, 4), num_ap_antennas=(1, 2), num_users=(2, 4), block_size=64)
     data = tmp_path / "cf.h5"
-    simulate("cellfree", cfg, num_samples=128, out=data, seed=0)
+    # 100 = 64 + 36: a shorter last Sionna block (its topology must be reset)
+    simulate("cellfree", cfg, num_samples=100, out=data, seed=0)
     task = get_task("cellfree-power")
     with pytest.raises(ConfigError, match="up to 4 users but the model's max_users=3"):
         task.fit_model_config(CellFreeICGNNConfig(max_users=3), data)
@@ -118,6 +119,6 @@ def test_short_training_beats_equal_power(tmp_path) -> None:
         eta = model.power(b["beta"], b["no"], b["user_mask"], b["ap_mask"], b["antenna_mask"])
     se_gnn = float(cellfree_sum_rate(b["h"], eta, b["no"]).mean())
     se_equal = float(cellfree_sum_rate(b["h"], equal_power(b["beta"]), b["no"]).mean())
-    # measured 10.2 vs 2.8 bit/s/Hz: each AP learns to serve its near users (equal power
+    # measured 10.5 vs 2.7 bit/s/Hz: each AP learns to serve its near users (equal power
     # spends half its power on far users, whose beams interfere at the near ones)
     assert se_gnn > 1.5 * se_equal, (se_gnn, se_equal)
