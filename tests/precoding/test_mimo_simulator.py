@@ -84,3 +84,14 @@ def test_bad_configs_name_the_field(overrides: dict, field: str) -> None:
     with pytest.raises(ConfigError, match=f"MIMOConfig.{field}=") as err:
         MIMOConfig(**overrides)
     assert "\n" not in str(err.value)
+
+
+def test_uma_shorter_last_block_after_a_full_one() -> None:
+    from wirelessml.simulators.mimo import MIMOSimulator
+
+    cfg = MIMOConfig(channel_model="uma", num_users=(2, 3), num_antennas=(4, 4), block_size=8)
+    sim = MIMOSimulator(cfg, device="cpu")  # one simulator, as the writer uses it
+    sizes = [
+        len(sim.generate_block(seed=0, block_index=i, num=n)["h"]) for i, n in ((0, 8), (1, 3))
+    ]
+    assert sizes == [8, 3]  # Sionna's topology is reset for the shorter block
