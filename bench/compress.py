@@ -62,7 +62,7 @@ def main() -> None:
     )
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)  # compress() runs the whole case at this count
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     results: dict = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),

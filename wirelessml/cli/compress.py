@@ -64,10 +64,18 @@ __all__ = ["compress_command"]
 @click.option(
     "--latency-frames", type=int, default=64, show_default=True, help="Frames per timed call."
 )
-@click.option("--threads", type=int, default=None, help="Intra-op threads while timing.")
+@click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="Intra-op threads of the whole job (timed at the count it ran with).",
+)
 @click.option("--device", default="cpu", show_default=True, help="Fine-tuning device.")
-@click.option("--resume", is_flag=True,
-              help="Continue an interrupted fine-tuning in OUT (checkpointed every 2 min).")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted fine-tuning in OUT (checkpointed every 2 min).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def compress_command(run: str, quantize: str | None, prune: float | None, finetune_epochs: int,
                      finetune_samples: int | None, export: str | None, data: str, out: str,
