@@ -320,9 +320,11 @@ def _copy_free(clone: torch.fx.Node) -> bool:
     if clone.args[0].op == "placeholder":
         return False
     for user in clone.users:
+        if user.op == "output":
+            return False
         schema = getattr(user.target, "_schema", None)
-        if user.op == "output" or schema is None:  # output, or a Python callable (getitem, mul)
-            if user.op == "output" or user.target is not operator.getitem:
+        if schema is None:  # a Python callable: only getitem is known not to write
+            if user.target is not operator.getitem:
                 return False
         elif any(a.alias_info is not None and a.alias_info.is_write for a in schema.arguments):
             return False
