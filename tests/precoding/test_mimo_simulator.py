@@ -95,3 +95,16 @@ def test_uma_shorter_last_block_after_a_full_one() -> None:
         len(sim.generate_block(seed=0, block_index=i, num=n)["h"]) for i, n in ((0, 8), (1, 3))
     ]
     assert sizes == [8, 3]  # Sionna's topology is reset for the shorter block
+
+
+def test_uma_block_depends_only_on_its_index() -> None:
+    """A resumed run starts at block b in a fresh simulator: it must see the same channels."""
+    from wirelessml.simulators.mimo import MIMOSimulator
+
+    cfg = MIMOConfig(channel_model="uma", num_users=(2, 3), num_antennas=(4, 4), block_size=8)
+    after_block_0 = MIMOSimulator(cfg, device="cpu")
+    after_block_0.generate_block(seed=0, block_index=0, num=8)
+    fresh = MIMOSimulator(cfg, device="cpu")
+    a = after_block_0.generate_block(seed=0, block_index=1, num=8)["h"]
+    b = fresh.generate_block(seed=0, block_index=1, num=8)["h"]
+    assert torch.equal(a, b)

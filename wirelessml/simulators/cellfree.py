@@ -59,7 +59,6 @@ class CellFreeSimulator:
         self.device = device or sionna_config.device
         c = config
         cls = UMi if c.scenario == "umi" else UMa
-        self._topology_batch: int | None = None
         self._channel = cls(carrier_frequency=c.carrier_frequency_hz, o2i_model="low",
                             ut_array=self._array(1), bs_array=self._array(c.max_ap_antennas),
                             direction="downlink", enable_pathloss=True,
@@ -118,11 +117,9 @@ class CellFreeSimulator:
         ap = torch.rand(num, c.max_aps, 3, generator=gen) * c.area_m
         ut[..., 2], ap[..., 2] = c.ut_height_m, c.ap_height_m
         zeros = lambda m: torch.zeros(num, m, 3, device=dev)  # noqa: E731
-        if self._topology_batch not in (None, num):
-            # A shorter last block: Sionna keeps its topology buffers at the first call's
-            # batch size and refuses another one until the topology is reset.
-            self._channel.reset_topology()
-        self._topology_batch = num
+        # Sionna freezes its topology buffers at the first call's batch size and refuses
+        # another (a shorter last block) until reset; set_topology defines them anew anyway.
+        self._channel.reset_topology()
         self._channel.set_topology(ut.to(dev), ap.to(dev), zeros(c.max_users), zeros(c.max_aps),
                                    zeros(c.max_users),
                                    torch.zeros(num, c.max_users, dtype=torch.bool, device=dev))  # fmt: skip

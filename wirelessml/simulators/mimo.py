@@ -91,7 +91,6 @@ class MIMOSimulator:
         self.config = config
         self.device = device or sionna_config.device
         self._channel = self._build_channel()
-        self._topology_batch: int | None = None
 
     # -------------------------------------------------------------- schema
     def fields(self) -> list[FieldSpec]:
@@ -195,9 +194,7 @@ class MIMOSimulator:
         if c.channel_model == "rayleigh":
             return self._channel(num)
         topo = gen_single_sector_topology(num, c.max_users, c.channel_model, device=self.device)
-        if self._topology_batch not in (None, num):  # a shorter last block (see cellfree.py)
-            self._channel.reset_topology()
-        self._topology_batch = num
+        self._channel.reset_topology()  # a shorter last block has another batch size
         self._channel.set_topology(*topo)
         a, tau = self._channel(1, 1.0)  # one time step: a narrowband snapshot
         zero = torch.zeros(1, device=self.device)
