@@ -31,7 +31,7 @@ negative sum rate. **Our choices** where the description stops:
   link logits start at zero and the off logit at ``-3``: training starts from (almost)
   equal power.
 - **Precoder**: the local conjugate beamforming of the baselines
-  (:func:`~wirelessml.tasks.cellfree_baselines.cellfree_precoder`), AP ``l`` sending
+  (:func:`~wirelessml.nn.conjugate_beams.cellfree_precoder`), AP ``l`` sending
   ``sqrt(eta_lk) conj(h_lk) / ||h_lk||`` to user ``k``; only ``eta`` is learned.
 
 Sizes: the paper's are not known to us; ``cpu()`` (3 layers of width 64) and ``paper()``
@@ -49,8 +49,8 @@ from torch import Tensor, nn
 from wirelessml.config import check_field
 from wirelessml.errors import ConfigError
 from wirelessml.models.icgnn import ICGNNConv, _mlp
+from wirelessml.nn.conjugate_beams import cellfree_precoder
 from wirelessml.registry import register_model
-from wirelessml.tasks.cellfree_baselines import cellfree_precoder
 
 __all__ = ["CellFreeICGNN", "CellFreeICGNNConfig", "link_graph"]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import torch
 
+from wirelessml.nn.conjugate_beams import cellfree_precoder
 from wirelessml.tasks.precoding_baselines import sum_rate
 
 __all__ = ["cellfree_precoder", "cellfree_sum_rate", "equal_power", "fractional_power"]
@@ -39,17 +40,6 @@ def fractional_power(beta: torch.Tensor, nu: float = 0.5) -> torch.Tensor:
     )
     eta = torch.softmax(logits, dim=1)
     return torch.nan_to_num(eta) * link  # an AP without users gets nothing
-
-
-def cellfree_precoder(h: torch.Tensor, eta: torch.Tensor) -> torch.Tensor:
-    """Local conjugate beamforming with power coefficients ``eta`` [batch, K, L * N]."""
-    norm = h.abs().square().sum(-1, keepdim=True).sqrt()
-    direction = h.conj() / norm.clamp_min(torch.finfo(norm.dtype).tiny)
-    # Clamped before the root: sqrt'(0) is infinite, and 0 * inf would poison the gradient
-    # of a learned eta (padded links and powers that underflow to 0).
-    amp = torch.where(eta > 0, eta.clamp_min(torch.finfo(eta.dtype).tiny).sqrt(), 0.0)
-    v = direction * amp[..., None].to(h.real.dtype)
-    return v.flatten(2)
 
 
 def cellfree_sum_rate(h: torch.Tensor, eta: torch.Tensor, no: torch.Tensor) -> torch.Tensor:
