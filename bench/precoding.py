@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -33,6 +34,7 @@ import torch
 
 from wirelessml.api import simulate
 from wirelessml.cli.train import parse_duration
+from wirelessml.config import config_to_dict, parse_overrides
 from wirelessml.datasets import read_arrays
 from wirelessml.models.icgnn import ICGNNConfig
 from wirelessml.simulators import MIMOConfig
@@ -49,10 +51,11 @@ GEN = MIMOConfig(mode="grid", num_users_grid=(2, 4, 6, 8), num_antennas_grid=(4,
 
 
 def _write(result: dict) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".json.tmp")
+    path = Path(result["args"]["results"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(tmp, RESULTS)
+    os.replace(tmp, path)
 
 
 def _data(work: Path, args: argparse.Namespace, result: dict) -> dict[str, Path]:
@@ -165,19 +168,34 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (shared 2-core box)")
     parser.add_argument("--skip-train", action="store_true", help="reuse WORK/run")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field of ICGNNConfig.cpu()",
+    )
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="JSON to write (the PNG goes next to it)"
+    )
     args = parser.parse_args()
+    model_config = dataclasses.replace(
+        ICGNNConfig.cpu(), **parse_overrides(ICGNNConfig, args.overrides)
+    )
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
     result = {"issue": 7, "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
               "torch_threads": args.threads, "torch": torch.__version__},
-              "args": {k: str(v) for k, v in vars(args).items()}, "simulate_s": {}}  # fmt: skip
+              "args": {k: str(v) for k, v in vars(args).items()}, "simulate_s": {},
+              "model_config": config_to_dict(model_config)}  # fmt: skip
     _write(result)
     paths = _data(args.work, args, result)
     run = args.work / "run"
     if not args.skip_train:
         config = TrainConfig(epochs=args.epochs, batch_size=128, lr=1e-3, patience=None,
                              max_time_s=parse_duration(args.budget))  # fmt: skip
-        meta = train(task="precoding", model_name="icgnn", model_config=ICGNNConfig.cpu(),
+        meta = train(task="precoding", model_name="icgnn", model_config=model_config,
                      train_path=paths["train"], val_path=paths["val"], out=run, config=config,
                      on_epoch=lambda r: print(f"epoch {r['epoch']} val_sum_se "
                                               f"{r['val_sum_se']:.4f}", flush=True))  # fmt: skip
@@ -187,7 +205,7 @@ def main() -> None:
     _, model, _ = load_run(run)
     _evaluate(model, paths["test"], args.repeats, result, "trained_sizes")
     result["summary_trained_sizes"] = _summary(result["trained_sizes"], (10.0, 20.0))
-    _plot(result["trained_sizes"], RESULTS.with_name("precoding_se_vs_snr.png"))
+    _plot(result["trained_sizes"], args.results.with_name("precoding_se_vs_snr.png"))
     _write(result)
     _evaluate(model, paths["gen"], args.repeats, result, "generalization")
     unseen = [r for r in result["generalization"] if r["num_users"] > 4 or r["num_antennas"] > 8]

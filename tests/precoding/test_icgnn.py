@@ -121,3 +121,20 @@ def test_load_feature_and_runs_saved_without_it() -> None:
         v_wide = model(wide, no, um, torch.ones(2, 8))
     assert not torch.allclose(v_wide[..., :4], v, atol=1e-4)
     assert torch.allclose(v_wide[..., :4].abs().square().sum((1, 2)), torch.ones(2), atol=1e-5)
+
+
+def test_conv_layer_is_the_message_mlp_on_concatenated_features() -> None:
+    from wirelessml.models.icgnn import ICGNNConv
+
+    torch.manual_seed(3)
+    conv = ICGNNConv(hidden=6, edge_dim=2)
+    x, edge_attr = torch.randn(5, 6), torch.rand(8, 2)
+    edge_index = torch.tensor([[0, 1, 2, 3, 4, 0, 2, 4], [1, 0, 0, 0, 3, 4, 4, 2]])
+    src, dst = edge_index
+    # m_jk = MLP([x_k, x_j, e_jk]) for j -> k; x_k + MLP([x_k, mean_j m_jk, max_j m_jk]).
+    msgs = conv.msg(torch.cat([x[dst], x[src], edge_attr], dim=-1))
+    want = torch.stack([
+        x[k] + conv.upd(torch.cat([x[k], msgs[dst == k].mean(0), msgs[dst == k].amax(0)]))
+        for k in range(5)
+    ])  # fmt: skip
+    assert torch.allclose(conv(x, edge_index, edge_attr), want, atol=1e-6)
