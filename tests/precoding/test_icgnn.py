@@ -123,6 +123,45 @@ def test_load_feature_and_runs_saved_without_it() -> None:
     assert torch.allclose(v_wide[..., :4].abs().square().sum((1, 2)), torch.ones(2), atol=1e-5)
 
 
+def test_mmse_feature_is_the_mmse_receivers_rate_and_keeps_equivariance_and_power() -> None:
+    from wirelessml.config import config_from_dict
+
+    old = config_from_dict(ICGNNConfig, {"hidden": 8, "num_layers": 1, "load_feature": True})
+    assert old.mmse_feature is False and ICGNN(old).embed[0].in_features == 3
+    assert ICGNNConfig.cpu().mmse_feature and ICGNNConfig.paper().mmse_feature
+    model = _model(load_feature=True, mmse_feature=True, cg_steps=12)
+    assert model.embed[0].in_features == 4
+    # log10(1 + SINR_k) of the uplink MMSE receiver, equal powers P/K, against an inverse:
+    # 1 / (1 + SINR_k) = [(I + H H^H / delta)^{-1}]_kk with delta = K no / P.
+    h, no, um, am = _inputs(5, 6, 8, seed=7)
+    um[1, 4:] = 0
+    h = h * um[:, :, None]
+    feat = model.mmse_rate(h @ h.mH, no, um)
+    k = um.sum(-1).double()
+    for b in range(5):
+        kb = int(k[b])
+        hb = h[b, :kb].to(torch.complex128)
+        delta = kb * float(no[b])
+        e = torch.linalg.inv(torch.eye(kb) + hb @ hb.mH / delta)
+        sinr = 1 / torch.diagonal(e).real - 1
+        assert torch.allclose(feat[b, :kb].double(), torch.log10(1 + sinr), atol=1e-4)
+    assert float(feat[1, 4:].abs().max()) == 0.0 and bool((feat[0] > 0).all())
+    # The whole model stays permutation equivariant, with the power constraint exact.
+    h, no, um, am = _inputs(4, 5, 7, seed=8)
+    perm = torch.tensor([2, 4, 0, 3, 1])
+    with torch.no_grad():
+        v = model(h, no, um, am)
+        v_perm = model(h[:, perm], no, um, am)
+    assert torch.allclose(v_perm, v[:, perm], atol=1e-5)
+    assert torch.allclose(v.abs().square().sum(dim=(1, 2)), torch.ones(4), atol=1e-6)
+    # The feature changes the output (it is used), and is not differentiated.
+    plain = _model(load_feature=True, cg_steps=12)
+    with torch.no_grad():
+        assert not torch.allclose(plain(h, no, um, am), v, atol=1e-3)
+    hg = h.clone().requires_grad_(True)
+    assert not model.mmse_rate(hg @ hg.mH, no, um).requires_grad
+
+
 def test_conv_layer_is_the_message_mlp_on_concatenated_features() -> None:
     from wirelessml.models.icgnn import ICGNNConv
 

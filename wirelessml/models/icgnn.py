@@ -15,12 +15,23 @@ iterations steered by the network, unsupervised training on the negative sum rat
   interferes with every other). The features are invariant to a per-user phase and to
   any unitary change of the antenna basis, as the sum rate is: node
   ``[log10(1 + ||h_k||^2/n0), snr_db/10]`` (plus the load ``K/M`` with
-  ``load_feature``), edge ``j -> k`` the squared channel correlation
+  ``load_feature`` and the MMSE rate with ``mmse_feature``), edge ``j -> k`` the squared channel correlation
   ``|h_k h_j^H|^2 / (||h_k||^2 ||h_j||^2)`` and ``log10(1 + ||h_j||^2/n0)``.
 - **Load feature** (our addition): mean and max aggregation are blind to the number of
   users, so without it the network cannot tell a fully loaded ``K = M`` sample (where
   switching users off pays) from a lightly loaded one. ``K/M`` stays in ``(0, 1]`` at any
   size, so ``K = M = 8`` looks, by load, like the trained ``K = M = 4``.
+- **MMSE feature** (our addition, ``mmse_feature``): pairwise correlations do not tell a
+  user how much of its channel lies in the span of *all* the others, and at ``K = M = 8``
+  (7 interferers in 8 dimensions) that joint geometry decides which users the sum rate
+  wants switched off. Every node also gets ``log10(1 + SINR_k)`` of the linear MMSE
+  receiver in the dual uplink with equal powers ``P/K``: with
+  :math:`\\delta = K n_0 / P` (RZF's regularization, where training starts) and
+  :math:`X_0 = (\\delta I + H H^H)^{-1}` solved by the same CG (no inversion), the MMSE
+  matrix is :math:`\\delta X_0`, so :math:`1 + \\mathrm{SINR}_k = 1 / (\\delta [X_0]_{kk})`.
+  It is the per-user quantity WMMSE's first iteration weighs users by (its MSE weights),
+  its distribution depends on the load more than on ``K`` and ``M`` separately, and it is
+  a function of the input alone (computed without gradient).
 - **Information-carrying message passing** (:class:`ICGNNConv`): the message from ``j``
   carries ``j``'s hidden state together with the edge and the receiver's state,
   ``m_jk = MLP([x_k, x_j, e_jk])``; messages are aggregated by mean and max (both
@@ -78,6 +89,9 @@ class ICGNNConfig:
         load_feature: Give every node the load ``K/M`` as a third feature (default:
             ``False``, which reads runs saved before this field existed; ``cpu()`` and
             ``paper()``: ``True``).
+        mmse_feature: Give every node its MMSE rate ``log10(1 + SINR_k)`` (equal-power dual
+            uplink, one extra CG solve) as a further feature (default: ``False``, which
+            reads runs saved before this field existed; ``cpu()`` and ``paper()``: ``True``).
 
     Examples:
         >>> ICGNNConfig.cpu().hidden, ICGNNConfig.paper().hidden
@@ -91,6 +105,7 @@ class ICGNNConfig:
     max_users: int = 16
     power: float = 1.0
     load_feature: bool = False
+    mmse_feature: bool = False
 
     def __post_init__(self) -> None:
         check_field(self.version == 1, self, "version", self.version, "1")
@@ -100,18 +115,20 @@ class ICGNNConfig:
                         f"an integer >= {low}")  # fmt: skip
         check_field(isinstance(self.power, int | float) and self.power > 0, self, "power",
                     self.power, "a number > 0")  # fmt: skip
-        check_field(isinstance(self.load_feature, bool), self, "load_feature",
-                    self.load_feature, "True or False")  # fmt: skip
+        for name in ("load_feature", "mmse_feature"):
+            value = getattr(self, name)
+            check_field(isinstance(value, bool), self, name, value, "True or False")
 
     @classmethod
     def cpu(cls) -> ICGNNConfig:
-        """3 layers of width 64, 16 CG steps, the load feature: trains in minutes on a CPU."""
-        return cls(hidden=64, num_layers=3, cg_steps=16, load_feature=True)
+        """3 layers of width 64, 16 CG steps, load and MMSE features: trains in minutes on a CPU."""
+        return cls(hidden=64, num_layers=3, cg_steps=16, load_feature=True, mmse_feature=True)
 
     @classmethod
     def paper(cls) -> ICGNNConfig:
         """4 layers of width 128 (our choice; the paper's sizes are unknown)."""
-        return cls(hidden=128, num_layers=4, cg_steps=16, max_users=32, load_feature=True)
+        return cls(hidden=128, num_layers=4, cg_steps=16, max_users=32, load_feature=True,
+                   mmse_feature=True)  # fmt: skip
 
 
 def _mlp(dims: list[int]) -> nn.Sequential:
@@ -157,7 +174,6 @@ class ICGNNConv(MessagePassing):
     def message(self, recv_i: Tensor, send_j: Tensor, edge_attr: Tensor) -> Tensor:
         pre = recv_i + send_j + edge_attr @ self.msg[0].weight[:, 2 * recv_i.shape[-1] :].T
         return self.msg[1:](pre)
-
 
     def aggregate(self, inputs: Tensor, index: Tensor, dim_size: int | None = None) -> Tensor:
         mean = scatter(inputs, index, dim=0, dim_size=dim_size, reduce="mean")
@@ -251,7 +267,8 @@ class ICGNN(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.embed = _mlp([self.NODE_DIM + int(c.load_feature), c.hidden, c.hidden])
+        node_dim = self.NODE_DIM + int(c.load_feature) + int(c.mmse_feature)
+        self.embed = _mlp([node_dim, c.hidden, c.hidden])
         self.layers = nn.ModuleList(ICGNNConv(c.hidden, self.EDGE_DIM) for _ in range(c.num_layers))
         self.head = _mlp([c.hidden, c.hidden, 2])
         # Zero logits: equal lambda and power, i.e. training starts from RZF.
@@ -273,6 +290,24 @@ class ICGNN(nn.Module):
                 f"{int(k.max())} --set cg_steps={int(k.max())}"
             )
 
+    @torch.no_grad()
+    def mmse_rate(self, g: Tensor, no: Tensor, user_mask: Tensor) -> Tensor:
+        """Per-user ``log10(1 + SINR_k)`` of the equal-power MMSE receiver (dual uplink).
+
+        ``1 + SINR_k = 1 / (delta [X_0]_kk)`` with ``delta = K n0 / P`` and
+        ``X_0 = (delta I + G)^{-1}`` from ``cg_steps`` CG iterations; 0 on padded users.
+
+        Shapes:
+            g: [batch, K, K] Gram matrix ``H H^H`` (padded users: zero rows/columns);
+            no: [batch]; user_mask: [batch, K]; output: [batch, K]
+        """
+        delta = user_mask.sum(-1) * no / self.config.power
+        reg = delta[:, None] * user_mask + (1 - user_mask)  # padded users: 1, decoupled
+        x = conjugate_gradient(g + torch.diag_embed(reg.to(g.dtype)), self.config.cg_steps)
+        mse = delta[:, None] * torch.diagonal(x, dim1=-2, dim2=-1).real
+        # The MSE lies in (0, 1]; the clamp only absorbs CG's float32 rounding.
+        return -torch.log10(mse.clamp(torch.finfo(mse.dtype).tiny, 1.0)) * user_mask
+
     def logits(self, h: Tensor, no: Tensor, user_mask: Tensor, antenna_mask: Tensor) -> Tensor:
         """Per-user (lambda, power) logits [batch, K, 2] from the GNN."""
         b, k, _ = h.shape
@@ -283,6 +318,8 @@ class ICGNN(nn.Module):
         if self.config.load_feature:
             load = user_mask.sum(-1) / antenna_mask.sum(-1).clamp_min(1)
             feats.append(load[:, None].expand(b, k))
+        if self.config.mmse_feature:
+            feats.append(self.mmse_rate(g, no, user_mask))
         node = torch.stack(feats, -1)
         safe = diag.clamp_min(torch.finfo(diag.dtype).tiny)
         corr = g.abs().square() / (safe[:, :, None] * safe[:, None, :])
