@@ -29,9 +29,9 @@ iterations steered by the network, unsupervised training on the negative sum rat
   :math:`\\delta = K n_0 / P` (RZF's regularization, where training starts) and
   :math:`X_0 = (\\delta I + H H^H)^{-1}` solved by the same CG (no inversion), the MMSE
   matrix is :math:`\\delta X_0`, so :math:`1 + \\mathrm{SINR}_k = 1 / (\\delta [X_0]_{kk})`.
-  It is the per-user quantity WMMSE's first iteration weighs users by (its MSE weights),
-  its distribution depends on the load more than on ``K`` and ``M`` separately, and it is
-  a function of the input alone (computed without gradient).
+  It is of the same kind as the per-user MSEs by which WMMSE weighs the users, its
+  distribution depends on the load more than on ``K`` and ``M`` separately, and it is a
+  function of the input alone (computed without gradient).
 - **Information-carrying message passing** (:class:`ICGNNConv`): the message from ``j``
   carries ``j``'s hidden state together with the edge and the receiver's state,
   ``m_jk = MLP([x_k, x_j, e_jk])``; messages are aggregated by mean and max (both
