@@ -15,7 +15,6 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.util import find_spec
 from pathlib import Path
@@ -33,6 +32,7 @@ from wirelessml.efficiency.measure import (
     flops_per_frame,
     latency,
     load_batches,
+    num_threads,
     parameters,
 )
 from wirelessml.efficiency.prune import DistillConfig, PruneConfig, distill_finetune, prune_
@@ -158,9 +158,10 @@ def compress(
     _check_request(run, out, quantize, prune, export, finetune_epochs, train, resume)
     if calibration_samples < 1:
         raise CompressionError(f"--calibration-samples {calibration_samples}: expected >= 1")
-    with _num_threads(
-        threads
-    ):  # the whole job: kernels set up at one count, timed at another, mislead
+    # The whole job at the timed thread count: kernels set up at one count and timed at
+    # another mislead (an int8-static comparison timed with one thread after a two-thread
+    # evaluation gave 1.31x, 2.08x in a one-thread process; docs/benchmarks.md).
+    with num_threads(threads):
         task, model, meta = load_run(run, "cpu")
         if COMPRESSION_KEY in meta:
             raise CompressionError(f"{run} is compressed already; compress its source run "
@@ -223,23 +224,6 @@ def compress(
         write_text_atomic(out / "report.md", to_markdown(report))
         shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)  # done: nothing left to resume
         return report
-
-
-@contextmanager
-def _num_threads(threads: int | None) -> Iterator[None]:
-    """Run with ``threads`` intra-op threads (``None``: unchanged), restored afterwards.
-
-    The whole job runs at the thread count it is timed with, so the timed kernels were set
-    up as they run (one int8-static comparison timed with one thread after a two-thread
-    evaluation gave 1.31x, 2.08x in a one-thread process; docs/benchmarks.md).
-    """
-    old = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _mkdir(out: Path) -> Path:

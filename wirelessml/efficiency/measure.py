@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -27,7 +28,7 @@ from torch import Tensor, nn
 from wirelessml.datasets import read_arrays
 
 __all__ = ["MEASURE_DEFINITIONS", "evaluate_metric", "flops_per_frame", "latency",
-           "load_batches", "parameters"]  # fmt: skip
+           "load_batches", "num_threads", "parameters"]  # fmt: skip
 
 MEASURE_DEFINITIONS = {
     "parameters": "elements of the parameters of the float architecture",
@@ -70,6 +71,18 @@ def flops_per_frame(model: nn.Module, task: Any, batch: Mapping[str, Tensor]) ->
     return int(counter.get_total_flops())
 
 
+@contextmanager
+def num_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` intra-op threads (``None``: unchanged), restored afterwards."""
+    old = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 @torch.no_grad()
 def latency(models: Mapping[str, nn.Module], task: Any, batch: Mapping[str, Tensor], *,
             repeats: int = 21, frames: int = 64, threads: int | None = None,
@@ -77,10 +90,7 @@ def latency(models: Mapping[str, nn.Module], task: Any, batch: Mapping[str, Tens
     """Median ms per frame of each model on the same batch, called alternately."""
     batch = _slice(batch, frames)
     n = len(next(iter(batch.values())))
-    old = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with num_threads(threads):
         for model in models.values():  # warm-up (first-call allocations, oneDNN primitives)
             task.predict(model, batch)
         times: dict[str, list[float]] = {k: [] for k in models}
@@ -91,8 +101,6 @@ def latency(models: Mapping[str, nn.Module], task: Any, batch: Mapping[str, Tens
                 times[name].append(time.perf_counter() - t0)
             if progress is not None:
                 progress()
-    finally:
-        torch.set_num_threads(old)
     return {k: 1000.0 * statistics.median(v) / n for k, v in times.items()}
 
 
