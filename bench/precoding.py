@@ -80,19 +80,24 @@ def _timed(fn, *args) -> tuple[float, torch.Tensor]:
     return time.perf_counter() - t0, out
 
 
-@torch.no_grad()
-def _evaluate(model, path: Path, repeats: int, result: dict, key: str) -> None:
+def _points(path: Path):
+    """``(K, M, snr_db, h, no, user_mask, antenna_mask)`` per grid point of a test file."""
     arrays = read_arrays(path, ["h", "no", "num_users", "num_antennas", "snr_db"])
     groups = sorted({(int(k), int(m), float(s)) for k, m, s in
                      zip(arrays["num_users"], arrays["num_antennas"], arrays["snr_db"],
                          strict=True)})  # fmt: skip
-    rows = result.setdefault(key, [])
     for k, m, snr in groups:
         sel = (arrays["num_users"] == k) & (arrays["num_antennas"] == m) & \
               (arrays["snr_db"] == np.float32(snr))  # fmt: skip
         h = torch.from_numpy(arrays["h"][sel][:, :k, :m])
-        no = torch.from_numpy(arrays["no"][sel])
-        um, am = torch.ones(len(h), k), torch.ones(len(h), m)
+        yield k, m, snr, h, torch.from_numpy(arrays["no"][sel]), torch.ones(len(h), k), \
+            torch.ones(len(h), m)  # fmt: skip
+
+
+@torch.no_grad()
+def _evaluate(model, path: Path, repeats: int, result: dict, key: str) -> None:
+    rows = result.setdefault(key, [])
+    for k, m, snr, h, no, um, am in _points(path):
         t_gnn, t_wmmse, iters = [], [], 0
         for _ in range(repeats):  # alternate the two contenders
             dt, v_gnn = _timed(model, h, no, um, am)

@@ -15,21 +15,13 @@ import argparse
 import json
 import platform
 import statistics
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from precoding import _points, _timed  # bench/precoding.py, the script's own folder
 
-from wirelessml.datasets import read_arrays
 from wirelessml.tasks.precoding_baselines import wmmse
 from wirelessml.train import load_run
-
-
-def _timed(times: list[float], fn, *args) -> None:
-    t0 = time.perf_counter()
-    fn(*args)
-    times.append(time.perf_counter() - t0)
 
 
 @torch.no_grad()
@@ -43,24 +35,18 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     _, model, _ = load_run(args.run)
-    a = read_arrays(args.data, ["h", "no", "num_users", "num_antennas", "snr_db"])
-    groups = sorted({(int(k), int(m), float(s)) for k, m, s in
-                     zip(a["num_users"], a["num_antennas"], a["snr_db"], strict=True)})  # fmt: skip
     result = {"machine": {"platform": platform.platform(), "torch": torch.__version__,
                           "threads": args.threads}, "repeats": args.repeats, "rows": []}  # fmt: skip
-    for k, m, snr in groups:
+    for k, m, snr, h, no, um, am in _points(args.data):
         if k <= 4 and m <= 8:
             continue
-        sel = (a["num_users"] == k) & (a["num_antennas"] == m) & (a["snr_db"] == np.float32(snr))
-        h, no = torch.from_numpy(a["h"][sel][:, :k, :m]), torch.from_numpy(a["no"][sel])
-        um, am = torch.ones(len(h), k), torch.ones(len(h), m)
         model(h, no, um, am)  # warm-up
         iterations = wmmse(h, no).iterations
         t_gnn: list[float] = []
         t_wmmse: list[float] = []
-        for _ in range(args.repeats):
-            _timed(t_gnn, model, h, no, um, am)
-            _timed(t_wmmse, wmmse, h, no)
+        for _ in range(args.repeats):  # alternate the two contenders
+            t_gnn.append(_timed(model, h, no, um, am)[0])
+            t_wmmse.append(_timed(wmmse, h, no)[0])
         row = {"num_users": k, "num_antennas": m, "snr_db": snr, "samples": len(h),
                "ms_per_batch_icgnn": 1e3 * statistics.median(t_gnn),
                "ms_per_batch_wmmse": 1e3 * statistics.median(t_wmmse),

@@ -15,8 +15,9 @@ iterations steered by the network, unsupervised training on the negative sum rat
   interferes with every other). The features are invariant to a per-user phase and to
   any unitary change of the antenna basis, as the sum rate is: node
   ``[log10(1 + ||h_k||^2/n0), snr_db/10]`` (plus the load ``K/M`` with
-  ``load_feature`` and the MMSE rate with ``mmse_feature``), edge ``j -> k`` the squared channel correlation
-  ``|h_k h_j^H|^2 / (||h_k||^2 ||h_j||^2)`` and ``log10(1 + ||h_j||^2/n0)``.
+  ``load_feature`` and the MMSE rate with ``mmse_feature``), edge ``j -> k`` the squared
+  channel correlation ``|h_k h_j^H|^2 / (||h_k||^2 ||h_j||^2)`` and
+  ``log10(1 + ||h_j||^2/n0)``.
 - **Load feature** (our addition): mean and max aggregation are blind to the number of
   users, so without it the network cannot tell a fully loaded ``K = M`` sample (where
   switching users off pays) from a lightly loaded one. ``K/M`` stays in ``(0, 1]`` at any
