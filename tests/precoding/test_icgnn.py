@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from wirelessml.errors import ConfigError
-from wirelessml.models.icgnn import ICGNN, ICGNNConfig, complete_graph, conjugate_gradient
+from wirelessml.models.icgnn import (
+    ICGNN,
+    ICGNNConfig,
+    _grouped_by_target,
+    complete_graph,
+    conjugate_gradient,
+)
 from wirelessml.tasks.precoding_baselines import sum_rate
 
 
@@ -80,8 +86,9 @@ def test_conjugate_gradient_solves_hermitian_systems() -> None:
     g = torch.Generator().manual_seed(5)
     h = torch.randn(8, 6, 9, dtype=torch.complex128, generator=g)
     a = h @ h.mH + 0.01 * torch.eye(6)
-    x = conjugate_gradient(a, steps=6)
-    assert torch.allclose(a @ x, torch.eye(6, dtype=a.dtype).expand_as(a), atol=1e-8)
+    for steps in (6, 40):  # 40: the columns stop once converged, nothing breaks down
+        x = conjugate_gradient(a, steps=steps)
+        assert torch.allclose(a @ x, torch.eye(6, dtype=a.dtype).expand_as(a), atol=1e-8)
 
 
 def test_complete_graph_links_real_users_only() -> None:
@@ -89,6 +96,7 @@ def test_complete_graph_links_real_users_only() -> None:
     src, dst = complete_graph(um)
     assert len(src) == 2 + 6 and bool((src != dst).all())
     assert set(src.tolist()) | set(dst.tolist()) == {0, 1, 3, 4, 5}
+    assert bool((dst[1:] >= dst[:-1]).all())  # grouped by target
 
 
 def test_sizes_beyond_the_config_and_zero_users_are_one_line_errors() -> None:
@@ -162,18 +170,30 @@ def test_mmse_feature_is_the_mmse_receivers_rate_and_keeps_equivariance_and_powe
     assert not model.mmse_rate(hg @ hg.mH, no, um).requires_grad
 
 
-def test_conv_layer_is_the_message_mlp_on_concatenated_features() -> None:
+_GRAPHS = {
+    "irregular": torch.tensor([[0, 1, 2, 3, 4, 0, 2, 4], [1, 0, 0, 0, 3, 4, 4, 2]]),
+    # complete graphs, edges grouped by target: the reduction over a view
+    "complete": complete_graph(torch.ones(2, 3)),
+    "complete, padded user without edges": complete_graph(torch.tensor([[1.0, 1.0, 0.0, 1.0]])),
+}
+
+
+@pytest.mark.parametrize("graph", list(_GRAPHS))
+@pytest.mark.parametrize("grad", [False, True])
+def test_conv_layer_is_the_message_mlp_on_concatenated_features(graph: str, grad: bool) -> None:
     from wirelessml.models.icgnn import ICGNNConv
 
     torch.manual_seed(3)
     conv = ICGNNConv(hidden=6, edge_dim=2)
-    x, edge_attr = torch.randn(5, 6), torch.rand(8, 2)
-    edge_index = torch.tensor([[0, 1, 2, 3, 4, 0, 2, 4], [1, 0, 0, 0, 3, 4, 4, 2]])
+    edge_index = _GRAPHS[graph]
     src, dst = edge_index
-    # m_jk = MLP([x_k, x_j, e_jk]) for j -> k; x_k + MLP([x_k, mean_j m_jk, max_j m_jk]).
+    x, edge_attr = torch.randn(6, 6), torch.rand(len(src), 2)
+    # m_jk = MLP([x_k, x_j, e_jk]) for j -> k; x_k + MLP([x_k, mean_j m_jk, max_j m_jk]),
+    # and zero aggregates for a node without incoming edges.
     msgs = conv.msg(torch.cat([x[dst], x[src], edge_attr], dim=-1))
-    want = torch.stack([
-        x[k] + conv.upd(torch.cat([x[k], msgs[dst == k].mean(0), msgs[dst == k].amax(0)]))
-        for k in range(5)
-    ])  # fmt: skip
-    assert torch.allclose(conv(x, edge_index, edge_attr), want, atol=1e-6)
+    agg = [torch.cat([msgs[dst == k].mean(0), msgs[dst == k].amax(0)]) if (dst == k).any()
+           else torch.zeros(12) for k in range(6)]  # fmt: skip
+    want = torch.stack([x[k] + conv.upd(torch.cat([x[k], agg[k]])) for k in range(6)])
+    with torch.set_grad_enabled(grad):
+        assert torch.allclose(conv(x, edge_index, edge_attr), want, atol=1e-6)
+    assert _grouped_by_target(dst, 6, len(dst) // 6) == (graph == "complete")
