@@ -137,3 +137,36 @@ def test_train_and_evaluate_cli_end_to_end(tmp_path):
     assert sorted(p.name for p in (tmp_path / "eval").glob("example_*.png")) == [
         f"example_{k}.png" for k in range(4)
     ]
+
+
+def test_geometry_maps_friis_and_line_of_sight():
+    from wirelessml.models.radiomap_geometry import free_space_path_gain_db, line_of_sight
+
+    batch = _batch(1)
+    free = RadioMapBaseline("free-space", GRID)({"tx_position": batch["tx_position"]})
+    fs = free_space_path_gain_db(batch["tx_map"], cell_size_m=2.0, frequency_hz=3.5e9,
+                                 rx_height_m=1.5)  # fmt: skip
+    assert torch.allclose(fs, free, atol=1e-3)  # TX at its cell's centre: the same map
+    assert bool((line_of_sight(torch.zeros(1, S, S), batch["tx_map"], 1.5) == 1).all())
+    los = line_of_sight(batch["building_height"], batch["tx_map"], 1.5)[0]
+    # The 20 m building (rows 2-5, columns 3-8) shadows the cells behind it from the
+    # TX at (12, 12) and 10 m; the cells between them and those beside it are in sight.
+    assert los[0, 3] == 0 and los[1, 5] == 0 and los[8, 8] == 1 and los[0, 12] == 1
+    assert los[2:6, 3:9].sum() < 24  # the walls facing away are not seen either
+
+
+def test_geometry_inputs_are_two_more_channels_and_change_the_output():
+    batch = _batch(2)
+    inputs = RadioMapTask().model_inputs(batch)
+    assert RadioUNetConfig.cpu().geometry_inputs and not RadioUNetConfig.paper().geometry_inputs
+    torch.manual_seed(0)
+    model = RadioUNet(RadioUNetConfig(channels=(4, 8), geometry_inputs=True)).eval()
+    assert model.unet1.down[0][0].in_channels == 4 and model.unet2.down[0][0].in_channels == 5
+    cascade = Geo2SigMapCascade(Geo2SigMapConfig(channels=(4, 8), geometry_inputs=True))
+    assert cascade.unet1.down[0][0].in_channels == 4 and cascade.unet2.down[0][0].in_channels == 7
+    assert model(**inputs).shape == (2, S, S)
+    from wirelessml.models.radiomap_geometry import line_of_sight
+
+    x = model.config.inputs(inputs["building_height"], inputs["tx_map"])
+    assert torch.equal(x[:, 2], line_of_sight(batch["building_height"], batch["tx_map"], 1.5))
+    assert x[:, 3].abs().max() < 5  # free-space gain, scaled like the targets

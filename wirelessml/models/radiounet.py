@@ -16,6 +16,13 @@ the reference RadioUNet pools a 256-cell map down to one cell for the same reaso
 
 Inputs are scaled at the edge: heights by ``height_scale``, dB values by
 ``(x - db_offset) / db_scale`` (set from the training data by the task).
+
+``geometry_inputs`` (beyond the references; on in ``cpu()``, off in ``paper()``) adds two
+channels that each network computes from its own inputs, without learning
+(:mod:`wirelessml.models.radiomap_geometry`): the line-of-sight map over the building
+heights and the free-space path gain. A narrow U-Net trained for an hour does not learn
+ray geometry over 128 cells by itself; these maps give it the first-order answer, and it
+learns the reflections and the rest.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import torch
 from torch import nn
 
 from wirelessml.config import check_field
+from wirelessml.models.radiomap_geometry import free_space_path_gain_db, line_of_sight, tx_cell
 from wirelessml.registry import register_model
 
 __all__ = ["Geo2SigMapCascade", "Geo2SigMapConfig", "RadioUNet", "RadioUNetConfig", "UNet",
@@ -45,6 +53,8 @@ def _check_common(cfg: object) -> None:
         check_field(isinstance(value, int | float) and value > 0, cfg, name, value, "a number > 0")
     n = cfg.num_measurements  # type: ignore[attr-defined]
     check_field(isinstance(n, int) and n >= 0, cfg, "num_measurements", n, "an integer >= 0")
+    g = cfg.geometry_inputs  # type: ignore[attr-defined]
+    check_field(isinstance(g, bool), cfg, "geometry_inputs", g, "true or false")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,16 +65,24 @@ class RadioUNetConfig:
         channels: Channels per U-Net level (default: ``cpu()`` size 16-24-32-48-64-96).
         num_measurements: Sparse measurements the task samples per map (default 200;
             this model does not read them, they are excluded from its metric).
+        geometry_inputs: Add the line-of-sight and free-space path-gain maps as input
+            channels (default False, the reference's inputs; ``cpu()`` turns it on).
         pg_floor_db, db_offset, db_scale, height_scale: Scaling, set from the data.
+        cell_size_m, carrier_frequency_hz, rx_height_m: The grid and link of the data
+            (for the geometry maps and the UMa residual; set from the data by the task).
     """
 
     version: int = 1
     channels: tuple[int, ...] = (16, 24, 32, 48, 64, 96)
     num_measurements: int = 200
+    geometry_inputs: bool = False
     pg_floor_db: float = -160.0
     db_offset: float = -110.0
     db_scale: float = 20.0
     height_scale: float = 20.0
+    cell_size_m: float = 2.0
+    carrier_frequency_hz: float = 3.5e9
+    rx_height_m: float = 1.5
 
     def __post_init__(self) -> None:
         check_field(self.version == 1, self, "version", self.version, "1")
@@ -77,22 +95,27 @@ class RadioUNetConfig:
 
     @classmethod
     def cpu(cls) -> RadioUNetConfig:
-        """A narrow six-level 16-24-32-48-64-96 version for CPU training."""
-        return cls()
+        """A narrow six-level 16-24-32-48-64-96 version for CPU training, geometry inputs on."""
+        return cls(geometry_inputs=True)
+
+    def inputs(self, building_height: torch.Tensor, tx_map: torch.Tensor) -> torch.Tensor:
+        """The scaled input channels [batch, 2 or 4, H, W]: heights, TX map (and geometry)."""
+        x = [building_height / self.height_scale, tx_map / self.height_scale]
+        if self.geometry_inputs:
+            fs = free_space_path_gain_db(tx_map, cell_size_m=self.cell_size_m,
+                                         frequency_hz=self.carrier_frequency_hz,
+                                         rx_height_m=self.rx_height_m)  # fmt: skip
+            x += [line_of_sight(building_height, tx_map, self.rx_height_m),
+                  (fs.clamp(min=self.pg_floor_db) - self.db_offset) / self.db_scale]  # fmt: skip
+        return torch.stack(x, dim=1)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Geo2SigMapConfig(RadioUNetConfig):
     """Geo2SigMap cascade: U-Net 1 (+ UMa residual), then U-Net 2 with the sparse map.
 
-    Args:
-        cell_size_m, carrier_frequency_hz, rx_height_m: The grid and link of the data
-            (the UMa residual needs them; set from the data by the task).
+    The fields are :class:`RadioUNetConfig`'s.
     """
-
-    cell_size_m: float = 2.0
-    carrier_frequency_hz: float = 3.5e9
-    rx_height_m: float = 1.5
 
     @classmethod
     def paper(cls) -> Geo2SigMapConfig:
@@ -100,7 +123,7 @@ class Geo2SigMapConfig(RadioUNetConfig):
 
     @classmethod
     def cpu(cls) -> Geo2SigMapConfig:
-        return cls()
+        return cls(geometry_inputs=True)
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -161,10 +184,7 @@ def uma_path_gain_db(tx_map: torch.Tensor, *, cell_size_m: float, frequency_hz: 
         output: [batch, H, W], float32
     """
     b, h, w = tx_map.shape
-    flat = tx_map.flatten(1)
-    idx = flat.argmax(1)
-    h_bs = flat.gather(1, idx[:, None])[:, 0]
-    ti, tj = (idx // w).to(tx_map.dtype), (idx % w).to(tx_map.dtype)
+    ti, tj, h_bs = tx_cell(tx_map)
     ii = torch.arange(h, device=tx_map.device, dtype=tx_map.dtype)[None, :, None]
     jj = torch.arange(w, device=tx_map.device, dtype=tx_map.dtype)[None, None, :]
     d2 = cell_size_m * torch.sqrt((ii - ti[:, None, None]) ** 2 + (jj - tj[:, None, None]) ** 2)
@@ -212,7 +232,8 @@ class RadioUNet(nn.Module):
     """RadioWNet (Levie et al., TWC 2021, https://arxiv.org/abs/1911.09002).
 
     U-Net 1 maps [building height, TX map] to a first path-gain map; U-Net 2 maps
-    [building height, TX map, first map] to the final one. Both are trained jointly with
+    [building height, TX map, first map] to the final one (both also get the geometry maps
+    when ``geometry_inputs`` is on). Both are trained jointly with
     the task's loss on the final map (the reference trains them one after the other).
 
     Shapes:
@@ -230,14 +251,15 @@ class RadioUNet(nn.Module):
     def __init__(self, config: RadioUNetConfig) -> None:
         super().__init__()
         self.config = config
-        self.unet1 = UNet(2, config.channels)
-        self.unet2 = UNet(3, config.channels)
+        extra = 2 if config.geometry_inputs else 0
+        self.unet1 = UNet(2 + extra, config.channels)
+        self.unet2 = UNet(3 + extra, config.channels)
 
     def forward(self, building_height: torch.Tensor, tx_map: torch.Tensor,
                 sparse_pg_db: torch.Tensor | None = None,
                 sparse_mask: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
         c = self.config
-        x = torch.stack([building_height, tx_map], dim=1) / c.height_scale
+        x = c.inputs(building_height, tx_map)
         first = self.unet1(x)
         second = self.unet2(torch.cat([x, first[:, None]], dim=1))
         return second * c.db_scale + c.db_offset
@@ -248,7 +270,8 @@ class RadioUNet(nn.Module):
 class Geo2SigMapCascade(nn.Module):
     """Geo2SigMap-style cascade (Li et al., DySPAN 2024, https://arxiv.org/abs/2312.14303).
 
-    U-Net 1: [building height, TX map] -> a residual on the 3GPP UMa path-gain map.
+    U-Net 1: [building height, TX map] (+ the geometry maps when ``geometry_inputs`` is
+    on, also for U-Net 2) -> a residual on the 3GPP UMa path-gain map.
     U-Net 2: [building height, sparse path-gain map (floor where unmeasured), measurement
     mask, U-Net 1's map] -> a residual on U-Net 1's map.
 
@@ -268,13 +291,14 @@ class Geo2SigMapCascade(nn.Module):
     def __init__(self, config: Geo2SigMapConfig) -> None:
         super().__init__()
         self.config = config
-        self.unet1 = UNet(2, config.channels)
-        self.unet2 = UNet(5, config.channels)
+        extra = 2 if config.geometry_inputs else 0
+        self.unet1 = UNet(2 + extra, config.channels)
+        self.unet2 = UNet(5 + extra, config.channels)
 
     def forward(self, building_height: torch.Tensor, tx_map: torch.Tensor,
                 sparse_pg_db: torch.Tensor, sparse_mask: torch.Tensor) -> torch.Tensor:  # fmt: skip
         c = self.config
-        x = torch.stack([building_height, tx_map], dim=1) / c.height_scale
+        x = c.inputs(building_height, tx_map)
         uma = uma_path_gain_db(tx_map, cell_size_m=c.cell_size_m,
                                frequency_hz=c.carrier_frequency_hz, rx_height_m=c.rx_height_m)  # fmt: skip
         uma = (uma.clamp(min=c.pg_floor_db) - c.db_offset) / c.db_scale
