@@ -1,12 +1,14 @@
-"""ICGNN vs WMMSE inference time per batch at the sizes beyond training (issue 7).
+"""ICGNN vs WMMSE inference time per batch, point by point (issue 7).
 
-Times one call on all samples of each (K, M, SNR) point of a generalization file whose K > 4
-or M > 8, ICGNN and WMMSE alternating (one warm-up call each, then the median of --repeats),
-torch on --threads threads. Meant for a quiet machine: bench/precoding.py measures the same
+Times one call on all samples of each (K, M, SNR) point of a precoding file (with ``--all``
+every point, else only the sizes beyond training, K > 4 or M > 8), ICGNN and WMMSE
+alternating (one warm-up call each, then the median of --repeats), torch on --threads threads. Meant for a quiet machine: bench/precoding.py measures the same
 ratio with 3 repeats during its evaluation, which on this 2-core box usually shares the CPU.
 
     OMP_NUM_THREADS=1 python bench/precoding_speed.py --run /tmp/h7n/prec/run \\
         --data /tmp/h7n/prec/gen.h5 --results bench/results/precoding_speed_quiet.json
+    OMP_NUM_THREADS=1 python bench/precoding_speed.py --run /tmp/h7n/prec/run --all \\
+        --data /tmp/h7n/prec/test.h5 --results bench/results/precoding_speed_trained.json
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True, help="trained ICGNN run folder")
     parser.add_argument("--data", type=Path, required=True, help="mimo generalization file")
+    parser.add_argument("--all", action="store_true", help="time every point of --data")
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--results", type=Path, required=True)
@@ -38,7 +41,7 @@ def main() -> None:
     result = {"machine": {"platform": platform.platform(), "torch": torch.__version__,
                           "threads": args.threads}, "repeats": args.repeats, "rows": []}  # fmt: skip
     for k, m, snr, h, no, um, am in _points(args.data):
-        if k <= 4 and m <= 8:
+        if k <= 4 and m <= 8 and not args.all:
             continue
         model(h, no, um, am)  # warm-up
         iterations = wmmse(h, no).iterations

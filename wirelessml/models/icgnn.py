@@ -170,13 +170,23 @@ class ICGNNConv(MessagePassing):
         w, bias, hidden = self.msg[0].weight, self.msg[0].bias, x.shape[-1]
         recv = nn.functional.linear(x, w[:, :hidden], bias)
         send = nn.functional.linear(x, w[:, hidden : 2 * hidden])
-        return x + self.propagate(edge_index, x=x, recv=recv, send=send, edge_attr=edge_attr)
+        # deg > 0: every node has `deg` incoming edges, stored together (complete_graph's
+        # order, every sample with the same number of users); the receiver's part is then
+        # broadcast and the aggregation reduces a [nodes, deg, hidden] view, no scatter.
+        deg = _uniform_in_degree(edge_index[1], x.shape[0])
+        return x + self.propagate(edge_index, x=x, recv=recv, send=send, edge_attr=edge_attr,
+                                  deg=deg)  # fmt: skip
 
-    def message(self, recv_i: Tensor, send_j: Tensor, edge_attr: Tensor) -> Tensor:
-        pre = recv_i + send_j
+    def message(self, recv: Tensor, send_j: Tensor, edge_attr: Tensor, index: Tensor,
+                deg: int) -> Tensor:  # fmt: skip
+        hidden = recv.shape[-1]
+        if deg:
+            pre = (send_j.view(-1, deg, hidden) + recv[:, None]).view(-1, hidden)
+        else:
+            pre = recv.index_select(0, index) + send_j
         # The edge part of the first layer, one column at a time: a matrix product with an
         # inner dimension of 2 is several times slower than these two fused passes.
-        w_edge = self.msg[0].weight[:, 2 * recv_i.shape[-1] :]
+        w_edge = self.msg[0].weight[:, 2 * hidden :]
         for d in range(edge_attr.shape[-1]):
             pre.addcmul_(edge_attr[:, d : d + 1], w_edge[:, d])
         act = nn.functional.silu(pre, inplace=not torch.is_grad_enabled())
@@ -184,14 +194,11 @@ class ICGNNConv(MessagePassing):
         # it): per edge it would cost a copy of the bias into every row.
         return act @ self.msg[2].weight.T
 
-    def aggregate(self, inputs: Tensor, index: Tensor, dim_size: int | None = None) -> Tensor:
+    def aggregate(self, inputs: Tensor, index: Tensor, deg: int,
+                  dim_size: int | None = None) -> Tensor:  # fmt: skip
         num = inputs.shape[0] if dim_size is None else dim_size
-        deg = inputs.shape[0] // max(num, 1)
         bias = self.msg[2].bias
-        if _grouped_by_target(index, num, deg):
-            # Every node has `deg` incoming edges, stored together (complete_graph's order,
-            # every sample with the same number of users): reduce a [nodes, deg, hidden]
-            # view instead of scattering.
+        if deg:
             grouped = inputs.view(num, deg, -1)
             return torch.cat([grouped.mean(1) + bias, grouped.amax(1) + bias], dim=-1)
         mean = scatter(inputs, index, dim=0, dim_size=num, reduce="mean")
@@ -204,12 +211,17 @@ class ICGNNConv(MessagePassing):
         return self.upd(torch.cat([x, aggr_out], dim=-1))
 
 
-def _grouped_by_target(index: Tensor, num_nodes: int, deg: int) -> bool:
-    """True when edge ``e`` targets node ``e // deg`` for all ``num_nodes * deg`` edges."""
+def _uniform_in_degree(index: Tensor, num_nodes: int) -> int:
+    """``deg`` if edge ``e`` targets node ``e // deg`` for all ``num_nodes * deg`` edges, else 0.
+
+    Shapes:
+        index: [num_edges], int64 (the edges' targets)
+    """
+    deg = index.numel() // max(num_nodes, 1)
     if deg < 1 or index.numel() != num_nodes * deg:
-        return False
+        return 0
     nodes = torch.arange(num_nodes, device=index.device)
-    return bool((index.view(num_nodes, deg) == nodes[:, None]).all())
+    return deg if bool((index.view(num_nodes, deg) == nodes[:, None]).all()) else 0
 
 
 def complete_graph(user_mask: Tensor) -> Tensor:
