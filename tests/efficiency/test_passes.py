@@ -197,7 +197,7 @@ def test_refusals(loaded, tmp_path) -> None:
 
 
 def test_identity_clones_dropped_only_where_no_copy_is_observable() -> None:
-    from wirelessml.efficiency.quantize import _drop_identity_clones
+    from wirelessml.efficiency.x86_passes import drop_identity_clones
 
     class Net(nn.Module):
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,8 +208,37 @@ def test_identity_clones_dropped_only_where_no_copy_is_observable() -> None:
     x = torch.randn(3, 4)
     graph = torch.export.export(Net(), (x,)).module()
     ref = graph(x)
-    assert _drop_identity_clones(graph) == 1
+    assert drop_identity_clones(graph) == 1
     clones = [n for n in graph.graph.nodes if n.target == torch.ops.aten.clone.default]
     assert len(clones) == 2
     for a, b in zip(graph(x), ref, strict=True):
         assert torch.equal(a, b)
+
+
+def test_transposed_linears_folded_into_one_matmul_same_output() -> None:
+    from wirelessml.efficiency.x86_passes import fold_transposed_linears
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.mha(x, x, x, need_weights=False)[0]
+
+    torch.manual_seed(0)
+    net, x = Net().eval(), torch.randn(3, 5, 8)
+    table = torch.export.default_decompositions()
+    for op in list(table):  # as the x86 lowering: only the composite-implicit ops
+        if not torch._export.utils._is_cia_op(op):
+            del table[op]
+    with torch.no_grad():
+        batch = {0: torch.export.Dim("batch", min=2, max=64)}  # dynamic, as in quantize_
+        graph = torch.export.export(net, (x,), dynamic_shapes=(batch,))
+        graph = graph.run_decompositions(table).module()
+        bmm = lambda: sum(n.target == torch.ops.aten.bmm.default for n in graph.graph.nodes)  # noqa: E731
+        before = bmm()
+        assert fold_transposed_linears(graph) == 1  # the packed q/k/v in-projection
+        assert bmm() == before - 1
+        assert torch.allclose(graph(x), net(x), atol=1e-6)
+        assert torch.allclose(graph(x[:2]), net(x[:2]), atol=1e-6)

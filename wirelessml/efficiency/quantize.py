@@ -38,7 +38,6 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
-import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +56,7 @@ from wirelessml.efficiency.core import (
     round_to_int8_,
     swap_real_core,
 )
+from wirelessml.efficiency.x86_passes import drop_identity_clones, fold_transposed_linears
 
 __all__ = [
     "QUANTIZE_MODES",
@@ -284,48 +284,8 @@ def _lower_x86(converted: nn.Module, examples: tuple[Tensor, ...], dynamic: tupl
                 node.replace_all_uses_with(perm)
                 lowered.graph.erase_node(node)
         lowered.recompile()
+        fold_transposed_linears(lowered)
         freezing_passes(lowered, examples)
         constant_fold(lowered)
-        _drop_identity_clones(lowered)
+        drop_identity_clones(lowered)
     return lowered
-
-
-def _drop_identity_clones(graph: torch.fx.GraphModule) -> int:
-    """Remove the ``aten.clone`` nodes of a contiguous input (eval-mode dropout, MHA's copies).
-
-    A plain clone of a tensor that is contiguous already only costs a copy: 8 of them per
-    AdaFortiTran ``cpu`` call, about 3 % of the int8 time. Kept: a clone with a
-    ``memory_format``, of a graph input, returned as an output, or feeding an op that
-    writes into an argument (e.g. oneDNN's in-place ``sum`` post-op), where the copy matters.
-
-    Returns:
-        The number of clones removed.
-    """
-    dropped = 0
-    for node in list(graph.graph.nodes):
-        if node.op != "call_function" or node.target != torch.ops.aten.clone.default:
-            continue
-        val = node.args[0].meta.get("val") if isinstance(node.args[0], torch.fx.Node) else None
-        if node.kwargs or val is None or not val.is_contiguous() or not _copy_free(node):
-            continue
-        node.replace_all_uses_with(node.args[0])
-        graph.graph.erase_node(node)
-        dropped += 1
-    graph.recompile()
-    return dropped
-
-
-def _copy_free(clone: torch.fx.Node) -> bool:
-    """Whether nothing can observe that ``clone`` and its input share memory."""
-    if clone.args[0].op == "placeholder":
-        return False
-    for user in clone.users:
-        if user.op == "output":
-            return False
-        schema = getattr(user.target, "_schema", None)
-        if schema is None:  # a Python callable: only getitem is known not to write
-            if user.target is not operator.getitem:
-                return False
-        elif any(a.alias_info is not None and a.alias_info.is_write for a in schema.arguments):
-            return False
-    return True
