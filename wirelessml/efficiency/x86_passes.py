@@ -130,6 +130,7 @@ def fold_transposed_linears(graph: torch.fx.GraphModule) -> int:
 
 
 def _last_noop_view(node: torch.fx.Node) -> torch.fx.Node:
+    """``node``'s single shape-keeping ``view`` user if it has one (what its users read), else it."""
     users = list(node.users)
     if len(users) == 1 and users[0].target == aten.view.default and _skip_noops(users[0]) is node:
         return users[0]
