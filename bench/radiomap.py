@@ -116,7 +116,8 @@ def plan_epochs(task, model: str, cfg, work: Path, budget_s: float, batch_size: 
 
 
 def train_model(model: str, work: Path, budget_s: float, num_measurements: int,
-                batch_size: int, results: Path, lr: float = 1e-3) -> dict:  # fmt: skip
+                batch_size: int, results: Path, lr: float = 1e-3,
+                augment: bool = False) -> dict:  # fmt: skip
     task = get_task("radiomap")
     cfg = build_model_config(model, "cpu", (f"num_measurements={num_measurements}",))
     cfg = task.fit_model_config(cfg, work / "train.h5")
@@ -128,11 +129,13 @@ def train_model(model: str, work: Path, budget_s: float, num_measurements: int,
         _save(results, f"train_plan/{model}", {"epochs": epochs, "budget_s": budget_s})
     epochs = json.loads(results.read_text())["train_plan"][model]["epochs"]
     tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=None,
-                     max_time_s=max(budget_s - spent, 1.0), checkpoint_every_steps=50)  # fmt: skip
+                     max_time_s=max(budget_s - spent, 1.0), checkpoint_every_steps=50,
+                     augment=augment)  # fmt: skip
     meta = train(task=task, model_name=model, model_config=cfg, train_path=work / "train.h5",
                  val_path=work / "val.h5", out=out, config=tc, resume=resume)  # fmt: skip
     return {
         "status": meta["status"],
+        "augment": augment,
         "epochs": meta["epochs_done"],
         "steps": meta["steps"],
         "train_time_s": meta["train_time_s"],
@@ -140,6 +143,25 @@ def train_model(model: str, work: Path, budget_s: float, num_measurements: int,
         "samples_per_s": meta["samples_per_s"],
         "parameters": sum(p.numel() for p in load_run(out)[1].parameters()),
     }
+
+
+@torch.no_grad()
+def tta_rmse_db(run: Path, data: Path, batch_size: int = 16) -> float:
+    """Test RMSE [dB] (the task's pooled definition) of a run with test-time augmentation:
+    the mean of its 8 predictions on the rotated/reflected inputs, turned back."""
+    from wirelessml.tasks.radiomap_dihedral import dihedral_average
+    from wirelessml.train.data import open_dataset
+
+    task, model, _ = load_run(run)
+    dataset = open_dataset(data, task)
+    per: dict[str, list] = {"se": [], "cells": []}
+    for start in range(0, len(dataset), batch_size):
+        batch = dataset.read_batch(range(start, min(start + batch_size, len(dataset))))
+        pred = dihedral_average(model, task.model_inputs(batch))
+        for name, value in task.per_sample(pred, task.target(batch)).items():
+            per[name].append(value)
+    dataset.close()
+    return task.summarize({k: torch.cat(v) for k, v in per.items()})["rmse_db"]
 
 
 def evaluate_all(work: Path) -> dict:
@@ -163,6 +185,8 @@ def evaluate_all(work: Path) -> dict:
             "best_baseline_without_measurements": blind,
             "unet_gain_over_best_baseline_without_measurements_db": base[blind] - unet,
             "cascade_gain_over_unet_db": unet - cascade,
+            "rmse_db_test_time_augmentation": {
+                run.name: tta_rmse_db(run, work / "test.h5") for run in runs},
             "accept_unet_3db_better": base[best] - unet >= 3.0,
             "accept_cascade_better_than_unet": cascade < unet,
             "num_measurements": result["estimators"][next(iter(rmse))]["report"]["num_measurements"],
@@ -193,6 +217,16 @@ def main() -> None:
         default=[],
         help="radiomap config field, e.g. --set samples_per_tx=300000",
     )
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        help="train on a random rotation/reflection of every map (TrainConfig.augment)",
+    )
+    p.add_argument(
+        "--models",
+        default="radiounet,geo2sigmap",
+        help="models to train (comma-separated); eval needs a run of both in --work",
+    )
     p.add_argument("--quick", action="store_true", help="tiny smoke run (64-cell maps)")
     p.add_argument("--steps", default="generation,train,eval", help="comma-separated steps")
     a = p.parse_args()
@@ -217,10 +251,10 @@ def main() -> None:
                 generate(config, work / f"{split}.h5", num, SEEDS[split]),
             )
     budget = parse_duration(a.train_budget)
-    for model in ("radiounet", "geo2sigmap"):
+    for model in a.models.split(","):
         if "train" in steps and not _done(out, f"train/{model}"):
             result = train_model(model, work, budget, a.num_measurements, a.batch_size, out,
-                                 lr=a.lr)  # fmt: skip
+                                 lr=a.lr, augment=a.augment)  # fmt: skip
             _save(out, f"train/{model}", result)
     if "eval" in steps and not _done(out, "eval"):
         _save(out, "eval", evaluate_all(work))

@@ -122,8 +122,11 @@ def test_train_and_evaluate_cli_end_to_end(tmp_path):
     for model in ("radiounet", "geo2sigmap"):
         res = run("train", "radiomap", "-m", model, "--train", tmp_path / "train.h5", "--val",
                   tmp_path / "test.h5", "-o", tmp_path / model, "--epochs", 1, "--batch-size", 4,
-                  "--set", "channels=(4, 8)", "--set", "num_measurements=5", "-q")  # fmt: skip
+                  "--set", "channels=(4, 8)", "--set", "num_measurements=5", "-q",
+                  "--train-set", "augment=True")  # fmt: skip
         assert res.exit_code == 0, res.stderr
+        meta = json.loads((tmp_path / model / "run.json").read_text())
+        assert meta["train_config"]["_data"]["augment"] is True
     res = run("evaluate", tmp_path / "radiounet", tmp_path / "geo2sigmap", "--data",
               tmp_path / "test.h5", "--out", tmp_path / "eval")  # fmt: skip
     assert res.exit_code == 0, res.stderr

@@ -31,6 +31,7 @@ from wirelessml.errors import ConfigError
 from wirelessml.registry import register_task
 from wirelessml.tasks.channel_estimation import breakdown
 from wirelessml.tasks.radiomap_baselines import BASELINES, RadioMapBaseline, grid_from_info
+from wirelessml.tasks.radiomap_dihedral import random_dihedral
 
 __all__ = ["METRIC_DEFINITIONS", "RadioMapTask", "sample_measurements"]
 
@@ -45,6 +46,9 @@ METRIC_DEFINITIONS: dict[str, str] = {
 }
 
 CONDITIONS: tuple[str, ...] = ("scene_index",)
+
+AUGMENTED_FIELDS: tuple[str, ...] = ("path_gain_db", "building_height", "building_mask", "tx_map")
+"""The [batch, S, S] maps that :meth:`RadioMapTask.augment` turns together."""
 
 MEASUREMENT_SEED = 20_231_219
 """Mixed with ``sample_index`` so the measurement cells are a fixed function of the sample."""
@@ -123,6 +127,20 @@ class RadioMapTask:
         config = dataclasses.replace(model_config, **updates)
         self.configure(config)
         return config
+
+    def augment(self, batch: Mapping[str, torch.Tensor],
+                generator: torch.Generator) -> dict[str, torch.Tensor]:  # fmt: skip
+        """A training batch with a random rotation/reflection of the grid per map.
+
+        One of the square grid's 8 symmetries (:mod:`~wirelessml.tasks.radiomap_dihedral`)
+        per map, the same for its path gain, heights, building mask and TX map. The
+        measurement cells are then drawn on the turned map (a different draw per pose).
+        ``tx_position`` [m] is dropped rather than left inconsistent with the turned
+        ``tx_map`` (no model reads it; the baselines do, and are not trained).
+        """
+        out = random_dihedral(batch, AUGMENTED_FIELDS, generator)
+        out.pop("tx_position", None)
+        return out
 
     def model_inputs(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Keyword arguments of the model's ``forward``, with the sparse measurements."""

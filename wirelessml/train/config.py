@@ -51,6 +51,10 @@ class TrainConfig:
         max_time_s: Wall-clock budget of one session [s]: stop cleanly, validate, save;
             ``None`` for none (default: ``None``).
         max_train_samples: Train on only the first N samples, ``None`` for all (default: ``None``).
+        augment: Pass every training batch through the task's ``augment`` (e.g. the radio-map
+            task's random rotations and reflections of the grid), drawn from a generator
+            seeded by ``seed`` and the step, so a resumed run sees the same batches; an
+            error for a task without one (default: ``False``).
 
     Raises:
         ConfigError: naming the field, the bad value and what is allowed.
@@ -76,6 +80,7 @@ class TrainConfig:
     checkpoint_every_steps: int = 200
     max_time_s: float | None = None
     max_train_samples: int | None = None
+    augment: bool = False
 
     def __post_init__(self) -> None:
         check_field(self.version == 1, self, "version", self.version, "1")
@@ -90,7 +95,9 @@ class TrainConfig:
         self._check_numbers()
         check_field(self.lr_schedule in ("cosine", "exponential", "constant"), self,
                     "lr_schedule", self.lr_schedule, "'cosine', 'exponential' or 'constant'")  # fmt: skip
-        check_field(isinstance(self.amp, bool), self, "amp", self.amp, "True or False")
+        for name in ("amp", "augment"):
+            value = getattr(self, name)
+            check_field(isinstance(value, bool), self, name, value, "True or False")
 
     def _check_numbers(self) -> None:
         check_field(_is_number(self.lr) and self.lr > 0, self, "lr", self.lr, "a number > 0")

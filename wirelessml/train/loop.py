@@ -91,6 +91,9 @@ def train(
     """
     config = TrainConfig() if config is None else config
     task = get_task(task) if isinstance(task, str) else task
+    if config.augment and not callable(getattr(task, "augment", None)):
+        raise ConfigError(f"train config augment=True: task {task.name!r} has no augmentation; "
+                          "allowed: augment=False")  # fmt: skip
     entry = get_model(model_name)
     if not isinstance(model_config, entry.config_cls):
         raise ConfigError(f"model {model_name!r} needs a {entry.config_cls.__name__}; got "
@@ -292,6 +295,9 @@ class _Trainer:
     def _step(self, rows: list[int], batch: dict[str, Any]) -> float:
         c, task = self.c, self.task
         check_finite(batch, rows, self.data["train"].info.path)
+        if self.config.augment:
+            seed = self.config.seed * 1_000_003 + c["step"]
+            batch = task.augment(batch, torch.Generator().manual_seed(seed))
         batch = to_device(batch, self.device)
         c["lr"] = lr_at(self.config, step=c["step"], epoch=c["epoch"], total_steps=self.total_steps)
         for group in self.optimizer.param_groups:

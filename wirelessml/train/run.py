@@ -15,6 +15,7 @@ allow-list), and weights are read with safetensors: nothing is unpickled.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata
 import json
@@ -35,7 +36,7 @@ from wirelessml.datasets import DatasetInfo
 from wirelessml.errors import WirelessMLError
 from wirelessml.registry import get_model, get_task
 from wirelessml.train.checkpoint import plain_tensors
-from wirelessml.train.config import RUN_CONTROL_FIELDS
+from wirelessml.train.config import RUN_CONTROL_FIELDS, TrainConfig
 
 __all__ = [
     "HISTORY_FILE",
@@ -241,8 +242,13 @@ def _difference(stored: Any, requested: Any, where: str) -> str | None:
 def _identity(meta: dict[str, Any]) -> dict[str, Any]:
     """The parts of a run's metadata a resume must match (run-control fields aside)."""
     train = json.loads(json.dumps(meta["train_config"]))
+    fields = train.get("_data", {})
     for name in RUN_CONTROL_FIELDS:
-        train.get("_data", {}).pop(name, None)
+        fields.pop(name, None)
+    # Fields added to TrainConfig later (e.g. augment) hold their default in older runs.
+    for field in dataclasses.fields(TrainConfig):
+        if field.name not in RUN_CONTROL_FIELDS:
+            fields.setdefault(field.name, field.default)
     # The path may move; the config is identified by its sha256 (runs before it was stored).
     datasets = {k: {f: v for f, v in d.items() if f not in ("path", "config")}
                 for k, d in meta["datasets"].items()}  # fmt: skip
