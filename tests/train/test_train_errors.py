@@ -106,3 +106,17 @@ def test_help_teaches() -> None:
     for text in ("Examples:", "--resume", "--max-time", "channel-estimation", "adafortitran",
                  "checkpoint_every_steps=200"):  # fmt: skip
         assert text in result.output
+
+
+def test_resume_of_a_run_older_than_a_train_config_field(make_data, tmp_path: Path) -> None:
+    """A run.json without a field added to TrainConfig later holds that field's default."""
+    import json
+
+    train, val, out = make_data("a.h5", 16), make_data("b.h5", 8), tmp_path / "run"
+    assert _train(train, val, out)[0] == 0
+    meta = json.loads((out / "run.json").read_text())
+    del meta["train_config"]["_data"]["augment"]
+    (out / "run.json").write_text(json.dumps(meta))
+    assert _train(train, val, out, "--resume")[0] == 0
+    code, err = _train(train, val, out, "--resume", "--train-set", "augment=True")
+    _one_line(code, err, "task 'channel-estimation' has no augmentation; allowed: augment=False")
