@@ -145,23 +145,17 @@ def train_model(model: str, work: Path, budget_s: float, num_measurements: int,
     }
 
 
-@torch.no_grad()
 def tta_rmse_db(run: Path, data: Path, batch_size: int = 16) -> float:
     """Test RMSE [dB] (the task's pooled definition) of a run with test-time augmentation:
-    the mean of its 8 predictions on the rotated/reflected inputs, turned back."""
-    from wirelessml.tasks.radiomap_dihedral import dihedral_average
-    from wirelessml.train.data import open_dataset
+    the mean of its 8 predictions on the rotated/reflected inputs, turned back; scored by
+    the same loop as ``wirelessml evaluate``."""
+    from wirelessml.evaluate.runner import _run
+    from wirelessml.tasks.radiomap_dihedral import DihedralAverage
 
     task, model, _ = load_run(run)
-    dataset = open_dataset(data, task)
-    per: dict[str, list] = {"se": [], "cells": []}
-    for start in range(0, len(dataset), batch_size):
-        batch = dataset.read_batch(range(start, min(start + batch_size, len(dataset))))
-        pred = dihedral_average(model, task.model_inputs(batch))
-        for name, value in task.per_sample(pred, task.target(batch)).items():
-            per[name].append(value)
-    dataset.close()
-    return task.summarize({k: torch.cat(v) for k, v in per.items()})["rmse_db"]
+    result = _run(task, run.name, DihedralAverage(model), read_info(data), batch_size,
+                  torch.device("cpu"))  # fmt: skip
+    return result["report"]["overall"]["rmse_db"]
 
 
 def evaluate_all(work: Path) -> dict:

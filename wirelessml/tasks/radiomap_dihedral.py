@@ -16,7 +16,14 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
-__all__ = ["NUM_ELEMENTS", "dihedral", "dihedral_average", "inverse", "random_dihedral"]
+__all__ = [
+    "NUM_ELEMENTS",
+    "DihedralAverage",
+    "dihedral",
+    "dihedral_average",
+    "inverse",
+    "random_dihedral",
+]
 
 NUM_ELEMENTS = 8
 
@@ -69,3 +76,17 @@ def dihedral_average(fn: Callable[..., torch.Tensor],
         pred = dihedral(pred, inverse(k))
         total = pred if total is None else total + pred
     return total / NUM_ELEMENTS
+
+
+class DihedralAverage(torch.nn.Module):
+    """A map model evaluated with test-time augmentation (:func:`dihedral_average`).
+
+    Takes the wrapped model's keyword inputs, so it evaluates like any model (8x its cost).
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, **inputs: torch.Tensor) -> torch.Tensor:
+        return dihedral_average(self.model, inputs)
