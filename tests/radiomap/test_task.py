@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import torch
 
@@ -60,6 +61,30 @@ def test_building_and_measurement_cells_are_masked_in_loss_and_metric():
     per13 = {"se": torch.ones(13, dtype=torch.float64), "cells": torch.ones(13, dtype=torch.float64)}
     by_scene = task.report(per13, {"scene_index": scenes})["by"]["scene_index"]
     assert [row["value"] for row in by_scene] == [7.0 * k for k in range(13)]
+
+
+def test_rmse_splits_into_lit_and_shadow_cells():
+    task = RadioMapTask()
+    task.num_measurements = 10
+    batch = _batch()
+    shadow = torch.zeros(3, S, S, dtype=torch.bool)
+    shadow[:, 10:, :] = True  # no ray reached these rows
+    batch["path_gain_db"] = batch["path_gain_db"].masked_fill(shadow, -160.0)
+    target = task.target(batch)
+    pred = batch["path_gain_db"] + torch.where(shadow, 5.0, 3.0)
+    assert set(task.summarize(task.per_sample(pred, target))) == {"rmse_db", "map_rmse_db"}
+    task.pg_floor_db = -160.0  # known once a model or a baseline configured the task
+    metrics = task.summarize(task.per_sample(pred, target))
+    assert math.isclose(metrics["lit_rmse_db"], 3.0, rel_tol=1e-5)
+    assert math.isclose(metrics["shadow_rmse_db"], 5.0, rel_tol=1e-5)
+    scored = ~torch.isnan(target)
+    share = float((scored & shadow).sum() / scored.sum())
+    assert math.isclose(metrics["rmse_db"] ** 2, share * 25 + (1 - share) * 9, rel_tol=1e-5)
+    fresh = RadioMapTask()
+    data = {"grid_size": S, "cell_size_m": 2.0, "grid_center_m": [0.0, 0.0],
+            "carrier_frequency_hz": 3.5e9, "rx_heights_m": [1.5], "pg_floor_db": -160.0}
+    fresh.build_baseline("idw", SimpleNamespace(config={"_data": data}))  # a baseline alone
+    assert fresh.pg_floor_db == -160.0
 
 
 def test_measurements_are_a_fixed_function_of_the_sample():

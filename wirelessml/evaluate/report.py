@@ -15,7 +15,8 @@ _AXES = {"snr_db": "SNR [dB]", "doppler_hz": "maximum Doppler [Hz]",
 
 _METRICS = {"nmse_db": "NMSE [dB]", "mse_db": "MSE [dB]", "sum_se": "sum SE [bit/s/Hz]",
             "min_rate": "min rate [bit/s/Hz]", "rmse_db": "RMSE [dB]",
-            "map_rmse_db": "per-map RMSE [dB]"}  # fmt: skip
+            "map_rmse_db": "per-map RMSE [dB]", "lit_rmse_db": "RMSE lit [dB]",
+            "shadow_rmse_db": "RMSE shadow [dB]"}  # fmt: skip
 """Column titles of the tasks' overall metrics; the first metric of a report is the one
 broken down per condition (NMSE for channel estimation, the sum SE for precoding)."""
 

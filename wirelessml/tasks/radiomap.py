@@ -12,6 +12,10 @@ Metric definitions (written into every report):
   **not** given as measurements. Cells at the dB floor (no ray reached them) are scored
   like the others, at the floor value.
 - ``map_rmse_db``: the mean over maps of each map's RMSE over its scored cells.
+- ``lit_rmse_db`` / ``shadow_rmse_db``: ``rmse_db`` restricted to the scored cells whose
+  true path gain is above / at the floor (reached by a ray / not). With reflections only,
+  most outdoor cells of a district are in shadow, so ``rmse_db`` mixes two very different
+  errors: telling lit cells from shadowed ones, and the level in the lit ones.
 - The training loss is the mean of :math:`(\\hat g - g)^2` [dB²] over the scored cells.
 """
 
@@ -40,6 +44,10 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "outdoor cells (building_mask == 0) minus the cells given as sparse measurements; "
     "no-signal cells are scored at the dataset's pg_floor_db",
     "map_rmse_db": "mean over maps of the per-map RMSE [dB] over its scored cells",
+    "lit_rmse_db": "rmse_db over the scored cells whose true path gain is above pg_floor_db "
+    "(a ray reached them), pooled over all maps",
+    "shadow_rmse_db": "rmse_db over the scored cells whose true path gain is pg_floor_db "
+    "(no ray reached them), pooled over all maps",
     "loss": "mean of (pred_db - true_db)^2 [dB^2] over the scored cells of the batch",
     "db_convention": "path gain in dB = 10*log10(received/transmitted power), isotropic "
     "antennas; cells no ray reaches hold pg_floor_db (see the dataset's attributes)",
@@ -106,7 +114,10 @@ class RadioMapTask:
         if name not in self.baselines:
             raise ConfigError(f"unknown baseline {name!r} for task {self.name!r}; choose from: "
                               f"{', '.join(self.baselines)}")  # fmt: skip
-        return RadioMapBaseline(name, grid_from_info(info))
+        grid = grid_from_info(info)
+        if self.pg_floor_db is None:  # no trained model configured the task
+            self.pg_floor_db = grid.pg_floor_db
+        return RadioMapBaseline(name, grid)
 
     def fit_model_config(self, model_config: Any, train_path: PathType) -> Any:
         """Set the model's dB scaling, floor and grid fields from the training file."""
@@ -172,17 +183,28 @@ class RadioMapTask:
         return err.square().sum() / scored.sum().clamp(min=1)
 
     def per_sample(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per map: ``se`` (sum of squared errors [dB²]) and ``cells`` (scored cells)."""
+        """Per map: ``se`` (sum of squared errors [dB²]) and ``cells`` (scored cells); with a
+        known floor also ``se_lit`` and ``cells_lit`` (the scored cells above the floor)."""
         scored = ~torch.isnan(target)
-        err = torch.where(scored, pred - target.nan_to_num(), torch.zeros_like(pred))
-        return {"se": err.square().flatten(1).sum(1).double(),
-                "cells": scored.flatten(1).sum(1).double()}  # fmt: skip
+        err2 = torch.where(scored, pred - target.nan_to_num(), torch.zeros_like(pred)).square()
+        out = {"se": err2.flatten(1).sum(1).double(), "cells": scored.flatten(1).sum(1).double()}
+        if self.pg_floor_db is not None:
+            lit = scored & (target.nan_to_num(self.pg_floor_db) > self.pg_floor_db + 1e-3)
+            out["se_lit"] = (err2 * lit).flatten(1).sum(1).double()
+            out["cells_lit"] = lit.flatten(1).sum(1).double()
+        return out
 
     def summarize(self, per_sample: Mapping[str, torch.Tensor]) -> dict[str, float]:
         se, cells = per_sample["se"], per_sample["cells"]
         pooled = float(se.sum() / cells.sum().clamp(min=1))
         per_map = (se / cells.clamp(min=1)).sqrt()
-        return {"rmse_db": math.sqrt(pooled), "map_rmse_db": float(per_map.mean())}
+        out = {"rmse_db": math.sqrt(pooled), "map_rmse_db": float(per_map.mean())}
+        if "se_lit" in per_sample:
+            se_lit, lit = per_sample["se_lit"].sum(), per_sample["cells_lit"].sum()
+            out["lit_rmse_db"] = math.sqrt(float(se_lit / lit.clamp(min=1)))
+            out["shadow_rmse_db"] = math.sqrt(float((se.sum() - se_lit)
+                                                    / (cells.sum() - lit).clamp(min=1)))
+        return out
 
     def report(self, per_sample: Mapping[str, torch.Tensor],
                conditions: Mapping[str, torch.Tensor]) -> dict[str, object]:  # fmt: skip
