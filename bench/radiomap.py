@@ -166,15 +166,16 @@ def evaluate_all(work: Path) -> dict:
     folder = work / "eval"
     write_reports(result, folder)
     get_task("radiomap").write_examples(runs, work / "test.h5", folder)
-    rmse = {
-        label: est["report"]["overall"]["rmse_db"] for label, est in result["estimators"].items()
-    }
+    overall = {label: est["report"]["overall"] for label, est in result["estimators"].items()}
+    rmse = {label: o["rmse_db"] for label, o in overall.items()}
     base = {k: v for k, v in rmse.items() if result["estimators"][k]["kind"] == "baseline"}
     best = min(base, key=base.get)
     blind = min(("free-space", "uma", "umi"), key=base.get)  # no measurements
     unet = next(v for k, v in rmse.items() if k.startswith("radiounet"))
     cascade = next(v for k, v in rmse.items() if k.startswith("geo2sigmap"))
     return {"rmse_db": rmse, "best_baseline": best,
+            "lit_rmse_db": {k: o.get("lit_rmse_db") for k, o in overall.items()},
+            "shadow_rmse_db": {k: o.get("shadow_rmse_db") for k, o in overall.items()},
             "unet_gain_over_best_baseline_db": base[best] - unet,
             "best_baseline_without_measurements": blind,
             "unet_gain_over_best_baseline_without_measurements_db": base[blind] - unet,
