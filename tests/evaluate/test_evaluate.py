@@ -72,6 +72,7 @@ def test_evaluate_writes_table_reports_and_plots(run_and_data: tuple[Path, Path,
     [
         (["--baselines", "ls,kalman"], "unknown baseline 'kalman'"),
         (["--batch-size", "0"], "batch_size=0"),
+        (["--test-time-average"], "test_time_average=True is not allowed for task"),
     ],
 )
 def test_evaluate_bad_inputs(run_and_data: tuple[Path, Path, Path], extra: list[str],

@@ -153,15 +153,22 @@ def test_train_and_evaluate_cli_end_to_end(tmp_path):
         meta = json.loads((tmp_path / model / "run.json").read_text())
         assert meta["train_config"]["_data"]["augment"] is True
     res = run("evaluate", tmp_path / "radiounet", tmp_path / "geo2sigmap", "--data",
-              tmp_path / "test.h5", "--out", tmp_path / "eval")  # fmt: skip
+              tmp_path / "test.h5", "--out", tmp_path / "eval", "--test-time-average")  # fmt: skip
     assert res.exit_code == 0, res.stderr
     assert "RMSE [dB]" in res.stdout and "log-distance" in res.stdout
+    assert "RMSE lit [dB]" in res.stdout and "RMSE shadow [dB]" in res.stdout
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
-    assert len(report["estimators"]) == 7
+    assert len(report["estimators"]) == 9  # 2 models, the same averaged over 8 poses, 5 baselines
     for est in report["estimators"].values():
         rep = est["report"]
         assert rep["pg_floor_db"] == -160.0 and rep["num_measurements"] == 5
         assert 0 < rep["overall"]["rmse_db"] < 200
+        assert {"lit_rmse_db", "shadow_rmse_db"} <= set(rep["overall"])
+    averaged = report["estimators"]["radiounet (radiounet, test-time average)"]
+    assert averaged["report"]["overall"] != report["estimators"]["radiounet (radiounet)"]["report"]["overall"]
+    res = run("evaluate", tmp_path / "radiounet", "--data", tmp_path / "test.h5", "--baselines",
+              "none", "--out", tmp_path / "eval2")  # fmt: skip
+    assert res.exit_code == 0 and "test-time" not in res.stdout
     assert sorted(p.name for p in (tmp_path / "eval").glob("example_*.png")) == [
         f"example_{k}.png" for k in range(4)
     ]

@@ -21,8 +21,12 @@ __all__ = ["evaluate_command"]
 @click.option("--protocol-set", "protocol_overrides", multiple=True, metavar="KEY=VALUE",
               help="csi-prediction protocol field, e.g. --protocol-set 'drop_p=(0.05,)' "
               "--protocol-set \"noise_types=('awgn','phase')\".")  # fmt: skip
+@click.option("--test-time-average", is_flag=True,
+              help="radiomap: also score each model on the map's 8 rotations/reflections, "
+              "averaged (an extra row; 8x the inference time).")  # fmt: skip
 def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, batch_size: int,
-                     device: str, out: str | None, protocol_overrides: tuple[str, ...]) -> None:  # fmt: skip
+                     device: str, out: str | None, protocol_overrides: tuple[str, ...],
+                     test_time_average: bool) -> None:  # fmt: skip
     """Evaluate trained runs against the task's classical baselines on a test file.
 
     Prints NMSE per SNR and the inference time per frame of every estimator (measured
@@ -51,7 +55,7 @@ def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, ba
         fields = {"batch_size": batch_size, **parse_overrides(CSIProtocolConfig, protocol_overrides)}
         protocol = config_from_dict(CSIProtocolConfig, fields)
     result = evaluate(list(runs), data, baselines=names, batch_size=batch_size, device=device,
-                      protocol=protocol)  # fmt: skip
+                      protocol=protocol, test_time_average=test_time_average)  # fmt: skip
     folder = Path(out) if out else Path(runs[0]) / f"eval-{Path(data).stem}"
     if result.get("protocol"):  # csi-prediction: regular / robustness / generalization
         from wirelessml.evaluate.csi_protocol import format_protocol, write_protocol_reports

@@ -40,6 +40,7 @@ def evaluate(
     batch_size: int = 256,
     device: str = "cpu",
     protocol: Any | None = None,
+    test_time_average: bool = False,
 ) -> dict[str, Any]:
     """Evaluate trained runs and baselines on ``data``.
 
@@ -52,6 +53,10 @@ def evaluate(
         protocol: For a task with a protocol (csi-prediction): its config
             (:class:`~wirelessml.evaluate.csi_protocol.CSIProtocolConfig`); the result is
             then the protocol's (see :func:`~wirelessml.evaluate.csi_protocol.evaluate_protocol`).
+        test_time_average: Also score every model with test-time augmentation, as an
+            extra row labelled ``... , test-time average`` (a task with a
+            ``test_time_average(model)`` hook: radiomap, the mean over the grid's 8
+            rotations/reflections).
 
     Returns:
         ``{"data": fingerprint, "task": name, "estimators": {label: {"report", "ms_per_frame",
@@ -81,6 +86,13 @@ def evaluate(
     estimators: dict[str, tuple[str, Any]] = {}
     for run_dir, _, model, meta in loaded:
         estimators[f"{meta['model']} ({run_dir.name})"] = ("model", model)
+    if test_time_average:
+        if not hasattr(task, "test_time_average"):
+            raise ConfigError(f"evaluate.test_time_average=True is not allowed for task "
+                              f"{task.name!r}: it has no test-time augmentation (radiomap has)")  # fmt: skip
+        for run_dir, _, model, meta in loaded:
+            label = f"{meta['model']} ({run_dir.name}, test-time average)"
+            estimators[label] = ("model", task.test_time_average(model))
     names = task.baselines if baselines is None else tuple(baselines)
     for name in names:
         if name not in task.baselines:

@@ -35,7 +35,7 @@ from wirelessml.errors import ConfigError
 from wirelessml.registry import register_task
 from wirelessml.tasks.channel_estimation import breakdown
 from wirelessml.tasks.radiomap_baselines import BASELINES, RadioMapBaseline, grid_from_info
-from wirelessml.tasks.radiomap_dihedral import random_dihedral
+from wirelessml.tasks.radiomap_dihedral import DihedralAverage, random_dihedral
 
 __all__ = ["METRIC_DEFINITIONS", "RadioMapTask", "sample_measurements"]
 
@@ -152,6 +152,12 @@ class RadioMapTask:
         out = random_dihedral(batch, AUGMENTED_FIELDS, generator)
         out.pop("tx_position", None)
         return out
+
+    def test_time_average(self, model: torch.nn.Module) -> torch.nn.Module:
+        """``model`` evaluated on the map's 8 rotations/reflections, the mean of the 8
+        predictions turned back (:class:`~wirelessml.tasks.radiomap_dihedral.DihedralAverage`;
+        8x the inference cost)."""
+        return DihedralAverage(model)
 
     def model_inputs(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Keyword arguments of the model's ``forward``, with the sparse measurements."""
