@@ -116,10 +116,10 @@ def plan_epochs(task, model: str, cfg, work: Path, budget_s: float, batch_size: 
 
 
 def train_model(model: str, work: Path, budget_s: float, num_measurements: int,
-                batch_size: int, results: Path, lr: float = 1e-3,
-                augment: bool = False) -> dict:  # fmt: skip
+                batch_size: int, results: Path, lr: float = 1e-3, augment: bool = False,
+                overrides: tuple[str, ...] = ()) -> dict:  # fmt: skip
     task = get_task("radiomap")
-    cfg = build_model_config(model, "cpu", (f"num_measurements={num_measurements}",))
+    cfg = build_model_config(model, "cpu", (f"num_measurements={num_measurements}", *overrides))
     cfg = task.fit_model_config(cfg, work / "train.h5")
     out = work / "runs" / model
     resume = (out / RUN_FILE).exists()
@@ -201,6 +201,13 @@ def main() -> None:
         help="radiomap config field, e.g. --set samples_per_tx=300000",
     )
     p.add_argument(
+        "--model-set",
+        dest="model_overrides",
+        action="append",
+        default=[],
+        help="model config field of both models, e.g. --model-set reflection_input=True",
+    )
+    p.add_argument(
         "--augment",
         action="store_true",
         help="train on a random rotation/reflection of every map (TrainConfig.augment)",
@@ -237,7 +244,8 @@ def main() -> None:
     for model in a.models.split(","):
         if "train" in steps and not _done(out, f"train/{model}"):
             result = train_model(model, work, budget, a.num_measurements, a.batch_size, out,
-                                 lr=a.lr, augment=a.augment)  # fmt: skip
+                                 lr=a.lr, augment=a.augment,
+                                 overrides=tuple(a.model_overrides))  # fmt: skip
             _save(out, f"train/{model}", result)
     if "eval" in steps and not _done(out, "eval"):
         _save(out, "eval", evaluate_all(work))

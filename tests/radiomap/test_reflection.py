@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from wirelessml.errors import ConfigError
 from wirelessml.models.radiomap_geometry import first_order_reflection
+from wirelessml.models.radiounet import (
+    Geo2SigMapCascade,
+    Geo2SigMapConfig,
+    RadioUNet,
+    RadioUNetConfig,
+)
 from wirelessml.tasks.radiomap_dihedral import NUM_ELEMENTS, dihedral
 
 S = 32
@@ -52,3 +60,18 @@ def test_the_map_turns_with_the_grid_up_to_raster_ties():
         turned = first_order_reflection(dihedral(height, k), dihedral(tx, k), 1.5)
         agree = float((turned == dihedral(refl, k)).float().mean())
         assert agree > 0.98, (k, agree)
+
+
+def test_models_take_the_map_as_an_extra_input_channel():
+    height, tx = _scene(tx_col=8)
+    z = torch.zeros(1, S, S)
+    for model_cls, config_cls in ((RadioUNet, RadioUNetConfig), (Geo2SigMapCascade, Geo2SigMapConfig)):
+        config = config_cls(channels=(4, 8), geometry_inputs=True, reflection_input=True)
+        x = config.inputs(height, tx)
+        assert config.num_inputs == 5 and x.shape == (1, 5, S, S)
+        torch.testing.assert_close(x[:, 4], first_order_reflection(height, tx, 1.5))
+        out = model_cls(config)(building_height=height, tx_map=tx, sparse_pg_db=z, sparse_mask=z)
+        assert out.shape == (1, S, S)
+    assert RadioUNetConfig().reflection_input is False  # saved runs load unchanged
+    with pytest.raises(ConfigError, match="reflection_input"):
+        RadioUNetConfig(reflection_input=1)

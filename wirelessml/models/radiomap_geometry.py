@@ -105,7 +105,7 @@ _SIDES = ((-1, 0), (1, 0), (0, -1), (0, 1))
 
 @torch.no_grad()
 def first_order_reflection(building_height: torch.Tensor, tx_map: torch.Tensor,
-                           rx_height_m: float) -> torch.Tensor:  # fmt: skip
+                           rx_height_m: float, los: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     """First-order reflection map: 1 where a once-reflected TX ray passes at receiver height.
 
     Walls are the building cells taller than ``rx_height_m``; each of their open sides
@@ -120,9 +120,12 @@ def first_order_reflection(building_height: torch.Tensor, tx_map: torch.Tensor,
     non-line-of-sight cells it marks are lit in 81 % of cases, the unmarked ones in 18 %;
     it marks 31 % of the lit non-line-of-sight cells.
 
+    ``los`` is the :func:`line_of_sight` map of the same inputs when the caller has it
+    (it is computed otherwise).
+
     Shapes:
         building_height, tx_map: [batch, H, W], float32 [m]
-        output: [batch, H, W], float32 in {0, 1}
+        los (optional), output: [batch, H, W], float32 in {0, 1}
     """
     b, h, w = tx_map.shape
     dev = tx_map.device
@@ -137,7 +140,9 @@ def first_order_reflection(building_height: torch.Tensor, tx_map: torch.Tensor,
     n = torch.stack([nr, nc], 1).to(tx_map.dtype)
     cell = torch.stack([rr, cc], 1).to(n.dtype)
     front = torch.stack([(rr + nr).clamp(0, h - 1), (cc + nc).clamp(0, w - 1)], 1)
-    los = line_of_sight(building_height, tx_map, rx_height_m) > 0
+    if los is None:
+        los = line_of_sight(building_height, tx_map, rx_height_m)
+    los = los > 0
     ti, tj, _ = tx_cell(tx_map)
     start = cell + 0.5 * n
     d_in = start - torch.stack([ti, tj], 1).to(n.dtype)[bi]

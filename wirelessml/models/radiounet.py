@@ -22,7 +22,9 @@ channels that each network computes from its own inputs, without learning
 (:mod:`wirelessml.models.radiomap_geometry`): the line-of-sight map over the building
 heights and the free-space path gain. A narrow U-Net trained for an hour does not learn
 ray geometry over 128 cells by itself; these maps give it the first-order answer, and it
-learns the reflections and the rest.
+learns the reflections and the rest. ``reflection_input`` (off by default, also in
+``cpu()``) adds a third computed channel, the first-order reflection map
+(:func:`~wirelessml.models.radiomap_geometry.first_order_reflection`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,12 @@ import torch
 from torch import nn
 
 from wirelessml.config import check_field
-from wirelessml.models.radiomap_geometry import free_space_path_gain_db, line_of_sight, tx_cell
+from wirelessml.models.radiomap_geometry import (
+    first_order_reflection,
+    free_space_path_gain_db,
+    line_of_sight,
+    tx_cell,
+)
 from wirelessml.registry import register_model
 
 __all__ = ["Geo2SigMapCascade", "Geo2SigMapConfig", "RadioUNet", "RadioUNetConfig", "UNet",
@@ -55,6 +62,8 @@ def _check_common(cfg: object) -> None:
     check_field(isinstance(n, int) and n >= 0, cfg, "num_measurements", n, "an integer >= 0")
     g = cfg.geometry_inputs  # type: ignore[attr-defined]
     check_field(isinstance(g, bool), cfg, "geometry_inputs", g, "true or false")
+    r = cfg.reflection_input  # type: ignore[attr-defined]
+    check_field(isinstance(r, bool), cfg, "reflection_input", r, "true or false")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +76,8 @@ class RadioUNetConfig:
             this model does not read them, they are excluded from its metric).
         geometry_inputs: Add the line-of-sight and free-space path-gain maps as input
             channels (default False, the reference's inputs; ``cpu()`` turns it on).
+        reflection_input: Add the first-order reflection map as an input channel
+            (default False).
         pg_floor_db, db_offset, db_scale, height_scale: Scaling, set from the data.
         cell_size_m, carrier_frequency_hz, rx_height_m: The grid and link of the data
             (for the geometry maps and the UMa residual; set from the data by the task).
@@ -76,6 +87,7 @@ class RadioUNetConfig:
     channels: tuple[int, ...] = (16, 24, 32, 48, 64, 96)
     num_measurements: int = 200
     geometry_inputs: bool = False
+    reflection_input: bool = False
     pg_floor_db: float = -160.0
     db_offset: float = -110.0
     db_scale: float = 20.0
@@ -98,15 +110,24 @@ class RadioUNetConfig:
         """A narrow six-level 16-24-32-48-64-96 version for CPU training, geometry inputs on."""
         return cls(geometry_inputs=True)
 
+    @property
+    def num_inputs(self) -> int:
+        """Channels of :meth:`inputs`."""
+        return 2 + 2 * self.geometry_inputs + self.reflection_input
+
     def inputs(self, building_height: torch.Tensor, tx_map: torch.Tensor) -> torch.Tensor:
-        """The scaled input channels [batch, 2 or 4, H, W]: heights, TX map (and geometry)."""
+        """The scaled input channels [batch, num_inputs, H, W]: heights, TX map (and the
+        computed geometry maps)."""
         x = [building_height / self.height_scale, tx_map / self.height_scale]
+        los = None
         if self.geometry_inputs:
             fs = free_space_path_gain_db(tx_map, cell_size_m=self.cell_size_m,
                                          frequency_hz=self.carrier_frequency_hz,
                                          rx_height_m=self.rx_height_m)  # fmt: skip
-            x += [line_of_sight(building_height, tx_map, self.rx_height_m),
-                  (fs.clamp(min=self.pg_floor_db) - self.db_offset) / self.db_scale]  # fmt: skip
+            los = line_of_sight(building_height, tx_map, self.rx_height_m)
+            x += [los, (fs.clamp(min=self.pg_floor_db) - self.db_offset) / self.db_scale]
+        if self.reflection_input:
+            x.append(first_order_reflection(building_height, tx_map, self.rx_height_m, los))
         return torch.stack(x, dim=1)
 
 
@@ -251,9 +272,8 @@ class RadioUNet(nn.Module):
     def __init__(self, config: RadioUNetConfig) -> None:
         super().__init__()
         self.config = config
-        extra = 2 if config.geometry_inputs else 0
-        self.unet1 = UNet(2 + extra, config.channels)
-        self.unet2 = UNet(3 + extra, config.channels)
+        self.unet1 = UNet(config.num_inputs, config.channels)
+        self.unet2 = UNet(config.num_inputs + 1, config.channels)
 
     def forward(self, building_height: torch.Tensor, tx_map: torch.Tensor,
                 sparse_pg_db: torch.Tensor | None = None,
@@ -291,9 +311,8 @@ class Geo2SigMapCascade(nn.Module):
     def __init__(self, config: Geo2SigMapConfig) -> None:
         super().__init__()
         self.config = config
-        extra = 2 if config.geometry_inputs else 0
-        self.unet1 = UNet(2 + extra, config.channels)
-        self.unet2 = UNet(5 + extra, config.channels)
+        self.unet1 = UNet(config.num_inputs, config.channels)
+        self.unet2 = UNet(config.num_inputs + 3, config.channels)
 
     def forward(self, building_height: torch.Tensor, tx_map: torch.Tensor,
                 sparse_pg_db: torch.Tensor, sparse_mask: torch.Tensor) -> torch.Tensor:  # fmt: skip
