@@ -195,7 +195,7 @@ class RadioMapTask:
         err2 = torch.where(scored, pred - target.nan_to_num(), torch.zeros_like(pred)).square()
         out = {"se": err2.flatten(1).sum(1).double(), "cells": scored.flatten(1).sum(1).double()}
         if self.pg_floor_db is not None:
-            lit = scored & (target.nan_to_num(self.pg_floor_db) > self.pg_floor_db + 1e-3)
+            lit = target > self.pg_floor_db + 1e-3  # NaN (unscored) compares False
             out["se_lit"] = (err2 * lit).flatten(1).sum(1).double()
             out["cells_lit"] = lit.flatten(1).sum(1).double()
         return out
