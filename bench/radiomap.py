@@ -37,6 +37,7 @@ from wirelessml.config import config_to_json
 from wirelessml.datasets import DatasetWriter, read_arrays, read_info
 from wirelessml.registry import get_simulator, get_task
 from wirelessml.simulators.radiomap_config import RadioMapConfig
+from wirelessml.tasks.radiomap_baselines import above_floor
 from wirelessml.train import TrainConfig, train
 from wirelessml.train.run import RUN_FILE, load_run, write_json_atomic
 
@@ -82,7 +83,7 @@ def generate(config: RadioMapConfig, out: Path, num: int, seed: int) -> dict:
     made = num - start
     arrays = read_arrays(out, ["path_gain_db", "building_mask"], 0, min(num, 256))
     outdoor = arrays["building_mask"] == 0
-    floor = float((arrays["path_gain_db"][outdoor] <= config.pg_floor_db + 1e-3).mean())
+    floor = float((~above_floor(arrays["path_gain_db"][outdoor], config.pg_floor_db)).mean())
     t = sim.timing
     ours = total - t["solver_s"] - t["load_s"]
     return {"maps": made, "seconds": total, "maps_per_min": 60 * made / max(total, 1e-9),
@@ -158,9 +159,9 @@ def evaluate_all(work: Path) -> dict:
     base = {k: v for k, v in rmse.items() if result["estimators"][k]["kind"] == "baseline"}
     best = min(base, key=base.get)
     blind = min(("free-space", "uma", "umi"), key=base.get)  # no measurements
-    models = [k for k in rmse if result["estimators"][k]["kind"] == "model"]
-    averaged = {k.split()[0]: rmse[k] for k in models if k.endswith("test-time average)")}
-    plain = {k.split()[0]: rmse[k] for k in models if not k.endswith("test-time average)")}
+    models = {k: e for k, e in result["estimators"].items() if e["kind"] == "model"}
+    averaged = {e["model"]: rmse[k] for k, e in models.items() if e["test_time_average"]}
+    plain = {e["model"]: rmse[k] for k, e in models.items() if not e["test_time_average"]}
     unet, cascade = plain["radiounet"], plain["geo2sigmap"]
     return {"rmse_db": rmse, "best_baseline": best,
             "lit_rmse_db": {k: o.get("lit_rmse_db") for k, o in overall.items()},

@@ -165,6 +165,8 @@ def test_train_and_evaluate_cli_end_to_end(tmp_path):
         assert 0 < rep["overall"]["rmse_db"] < 200
         assert {"lit_rmse_db", "shadow_rmse_db"} <= set(rep["overall"])
     averaged = report["estimators"]["radiounet (radiounet, test-time average)"]
+    assert averaged["test_time_average"] and averaged["model"] == "radiounet"
+    assert not report["estimators"]["radiounet (radiounet)"]["test_time_average"]
     assert averaged["report"]["overall"] != report["estimators"]["radiounet (radiounet)"]["report"]["overall"]
     res = run("evaluate", tmp_path / "radiounet", "--data", tmp_path / "test.h5", "--baselines",
               "none", "--out", tmp_path / "eval2")  # fmt: skip

@@ -60,7 +60,7 @@ def evaluate(
 
     Returns:
         ``{"data": fingerprint, "task": name, "estimators": {label: {"report", "ms_per_frame",
-        "total_s", "kind"}}, "reference": the baseline gaps are measured against (or None),
+        "total_s", "kind", "test_time_average"}}, "reference": the baseline gaps are measured against (or None),
         "timing_definition": ...}``.
 
     Raises:
@@ -84,8 +84,11 @@ def evaluate(
         for _, _, _, meta in loaded:
             task.check_run_data(meta, info)
     estimators: dict[str, tuple[str, Any]] = {}
+    tags: dict[str, dict[str, Any]] = {}  # what a label says, as fields (no label parsing)
     for run_dir, _, model, meta in loaded:
-        estimators[f"{meta['model']} ({run_dir.name})"] = ("model", model)
+        label = f"{meta['model']} ({run_dir.name})"
+        estimators[label] = ("model", model)
+        tags[label] = {"model": meta["model"], "run": run_dir.name, "test_time_average": False}
     if test_time_average:
         if not hasattr(task, "test_time_average"):
             raise ConfigError(f"evaluate.test_time_average=True is not allowed for task "
@@ -93,6 +96,7 @@ def evaluate(
         for run_dir, _, model, meta in loaded:
             label = f"{meta['model']} ({run_dir.name}, test-time average)"
             estimators[label] = ("model", task.test_time_average(model))
+            tags[label] = {"model": meta["model"], "run": run_dir.name, "test_time_average": True}
     names = task.baselines if baselines is None else tuple(baselines)
     for name in names:
         if name not in task.baselines:
@@ -107,7 +111,8 @@ def evaluate(
         return evaluate_protocol(task, estimators, info, train_config=train, config=protocol,
                                  device=device)  # fmt: skip
     results = {
-        label: {"kind": kind, **_run(task, label, est, info, batch_size, torch.device(device))}
+        label: {"kind": kind, **tags.get(label, {"test_time_average": False}),
+                **_run(task, label, est, info, batch_size, torch.device(device))}
         for label, (kind, est) in estimators.items()
     }
     reference = getattr(task, "reference_baseline", None)

@@ -34,7 +34,12 @@ from wirelessml.datasets import read_arrays, read_info
 from wirelessml.errors import ConfigError
 from wirelessml.registry import register_task
 from wirelessml.tasks.channel_estimation import breakdown
-from wirelessml.tasks.radiomap_baselines import BASELINES, RadioMapBaseline, grid_from_info
+from wirelessml.tasks.radiomap_baselines import (
+    BASELINES,
+    RadioMapBaseline,
+    above_floor,
+    grid_from_info,
+)
 from wirelessml.tasks.radiomap_dihedral import DihedralAverage, random_dihedral
 
 __all__ = ["METRIC_DEFINITIONS", "RadioMapTask", "sample_measurements"]
@@ -195,7 +200,7 @@ class RadioMapTask:
         err2 = torch.where(scored, pred - target.nan_to_num(), torch.zeros_like(pred)).square()
         out = {"se": err2.flatten(1).sum(1).double(), "cells": scored.flatten(1).sum(1).double()}
         if self.pg_floor_db is not None:
-            lit = target > self.pg_floor_db + 1e-3  # NaN (unscored) compares False
+            lit = above_floor(target, self.pg_floor_db)  # NaN (unscored) compares False
             out["se_lit"] = (err2 * lit).flatten(1).sum(1).double()
             out["cells_lit"] = lit.flatten(1).sum(1).double()
         return out

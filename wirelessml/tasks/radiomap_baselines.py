@@ -15,9 +15,17 @@ import torch
 
 from wirelessml.models.radiounet import SPEED_OF_LIGHT, uma_path_loss_db, umi_path_loss_db
 
-__all__ = ["BASELINES", "RadioMapBaseline", "grid_from_info", "umi_path_loss_db"]
+__all__ = ["BASELINES", "RadioMapBaseline", "above_floor", "grid_from_info", "umi_path_loss_db"]
 
 BASELINES: tuple[str, ...] = ("free-space", "uma", "umi", "log-distance", "idw")
+
+
+def above_floor(pg_db: torch.Tensor, pg_floor_db: float) -> torch.Tensor:
+    """The lit cells: path gain above the no-signal floor (a ray reached them).
+
+    A margin of 1e-3 dB keeps float noise at the floor out; NaN compares False.
+    """
+    return pg_db > pg_floor_db + 1e-3
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,7 @@ class RadioMapBaseline:
         fs = 20 * torch.log10(SPEED_OF_LIGHT / g.frequency_hz / (4 * math.pi * d3))
         x = 10 * torch.log10(d3).flatten(1)
         y = batch["sparse_pg_db"].flatten(1)
-        use = (batch["sparse_mask"].flatten(1) > 0) & (y > g.pg_floor_db + 1e-3)
+        use = (batch["sparse_mask"].flatten(1) > 0) & above_floor(y, g.pg_floor_db)
         out = fs.clone()
         for b in range(len(x)):
             sel = use[b]
