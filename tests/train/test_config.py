@@ -24,7 +24,8 @@ def test_defaults_and_json_round_trip() -> None:
         ("epochs", 0, "TrainConfig.epochs=0 is not allowed: expected an integer >= 1"),
         ("batch_size", 2.5, "TrainConfig.batch_size=2.5"),
         ("lr", -1.0, "TrainConfig.lr=-1.0 is not allowed: expected a number > 0"),
-        ("lr_schedule", "step", "'cosine', 'exponential' or 'constant'"),
+        ("lr_schedule", "step", "'cosine', 'cosine-budget', 'exponential', 'constant'"),
+        ("lr_schedule", "cosine-budget", "'cosine-budget' only with max_time_s set"),
         ("lr_gamma", 1.5, "a number in (0, 1]"),
         ("patience", 0, "an integer >= 1 or None"),
         ("grad_clip", 0.0, "a number > 0 or None"),
@@ -47,6 +48,19 @@ def test_cosine_schedule_with_warmup() -> None:
         a >= b for a, b in zip(lrs[3:], lrs[4:], strict=False)
     )
     assert lrs[13] == pytest.approx(0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * 9 / 19)))
+
+
+def test_cosine_budget_follows_whichever_runs_out_first() -> None:
+    budget = TrainConfig(lr=1.0, lr_schedule="cosine-budget", max_time_s=60.0)
+    steps = TrainConfig(lr=1.0)
+    for step, share in ((0, 0.0), (5, 0.1), (10, 0.9), (20, 0.5), (23, 1.0)):
+        progress = max(step / 23, share)  # the later of the two
+        want = 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress))
+        got = lr_at(budget, step=step, epoch=0, total_steps=24, time_progress=share)
+        assert got == pytest.approx(want)
+    assert lr_at(budget, step=0, epoch=0, total_steps=24, time_progress=1.7) == pytest.approx(0.01)
+    assert lr_at(steps, step=5, epoch=0, total_steps=24, time_progress=0.9) == lr_at(
+        steps, step=5, epoch=0, total_steps=24)  # plain cosine ignores the clock
 
 
 def test_exponential_and_constant_schedules() -> None:

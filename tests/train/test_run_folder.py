@@ -138,6 +138,19 @@ def test_time_budget_then_resume(make_data, tmp_path: Path, tiny_config) -> None
     assert again["steps"] == 16 and len(again["sessions"]) == 2  # a finished run stays finished
 
 
+def test_cosine_budget_anneals_before_the_clock_stops(make_data, tmp_path: Path,
+                                                     tiny_config) -> None:  # fmt: skip
+    """200 planned epochs, a 4 s budget: plain cosine would stop near its peak rate."""
+    lrs: list[float] = []
+    meta = train(task="channel-estimation", model_name="adafortitran", model_config=tiny_config,
+                 train_path=make_data("a.h5", 16, seed=1), val_path=make_data("b.h5", 8, seed=2),
+                 out=tmp_path / "run", config=TrainConfig(epochs=200, batch_size=8, lr=1e-3,
+                 lr_schedule="cosine-budget", max_time_s=4.0, patience=None),
+                 on_epoch=lambda record: lrs.append(record["lr"]))  # fmt: skip
+    assert meta["status"] == "time-budget" and meta["epochs_done"] < 200
+    assert lrs == sorted(lrs, reverse=True) and lrs[0] > 1e-4 and lrs[-1] < 2e-4
+
+
 def test_early_stopping(make_data, tmp_path: Path, tiny_config) -> None:
     meta = train(task="channel-estimation", model_name="adafortitran", model_config=tiny_config,
                  train_path=make_data("a.h5", 16, seed=1), val_path=make_data("b.h5", 8, seed=2),

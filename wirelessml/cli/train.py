@@ -142,7 +142,9 @@ def _summary(meta: dict[str, Any], out: Path) -> str:
     "--max-time",
     default=None,
     metavar="DURATION",
-    help="Wall-clock budget of this session (90s, 30m, 2h, 1h30m): stop, validate, save.",
+    help="Wall-clock budget of this session (90s, 30m, 2h, 1h30m): stop, validate, save. "
+    "With --train-set lr_schedule=cosine-budget the learning rate anneals over the budget "
+    "when the clock runs out before the epochs.",
 )
 @click.option(
     "--set",

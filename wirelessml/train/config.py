@@ -10,7 +10,8 @@ from wirelessml.config import check_field
 
 __all__ = ["RUN_CONTROL_FIELDS", "LrSchedule", "TrainConfig", "lr_at"]
 
-LrSchedule = Literal["cosine", "exponential", "constant"]
+LrSchedule = Literal["cosine", "cosine-budget", "exponential", "constant"]
+_SCHEDULES: tuple[str, ...] = ("cosine", "cosine-budget", "exponential", "constant")
 
 RUN_CONTROL_FIELDS: tuple[str, ...] = ("max_time_s", "num_workers", "checkpoint_every_steps")
 """Fields that steer a session but not the result; a resumed run may change them."""
@@ -35,7 +36,10 @@ class TrainConfig:
         lr: Peak learning rate of AdamW (default: ``1e-3``).
         weight_decay: AdamW decoupled weight decay (default: ``1e-4``).
         lr_schedule: ``"cosine"``: per step from ``lr`` down to ``lr * 0.01`` over the
-            planned steps; ``"exponential"``: ``lr * lr_gamma ** epoch``; ``"constant"``
+            planned steps; ``"cosine-budget"``: the same curve over whichever runs out
+            first, the planned steps or the time budget (``max_time_s``, required), so a
+            run the clock stops has still annealed (its learning rates then depend on the
+            machine's speed); ``"exponential"``: ``lr * lr_gamma ** epoch``; ``"constant"``
             (default: ``"cosine"``).
         lr_gamma: Decay per epoch of the exponential schedule (default: ``0.995``, the
             AdaFortiTran reference's ``ExponentialLR``).
@@ -93,8 +97,10 @@ class TrainConfig:
             check_field(value is None or _is_int(value, 1), self, name, value,
                         "an integer >= 1 or None")  # fmt: skip
         self._check_numbers()
-        check_field(self.lr_schedule in ("cosine", "exponential", "constant"), self,
-                    "lr_schedule", self.lr_schedule, "'cosine', 'exponential' or 'constant'")  # fmt: skip
+        check_field(self.lr_schedule in _SCHEDULES, self, "lr_schedule", self.lr_schedule,
+                    "one of " + ", ".join(repr(s) for s in _SCHEDULES))  # fmt: skip
+        check_field(self.lr_schedule != "cosine-budget" or self.max_time_s is not None, self,
+                    "lr_schedule", self.lr_schedule, "'cosine-budget' only with max_time_s set")  # fmt: skip
         for name in ("amp", "augment"):
             value = getattr(self, name)
             check_field(isinstance(value, bool), self, name, value, "True or False")
@@ -111,17 +117,22 @@ class TrainConfig:
                         "a number > 0 or None")  # fmt: skip
 
 
-def lr_at(config: TrainConfig, *, step: int, epoch: int, total_steps: int) -> float:
+def lr_at(config: TrainConfig, *, step: int, epoch: int, total_steps: int,
+          time_progress: float = 0.0) -> float:  # fmt: skip
     """Learning rate of optimizer step ``step`` (0-based) in epoch ``epoch`` (0-based).
 
     A pure function of the counters, so a resumed run needs no scheduler state.
+    ``time_progress`` is the share of the time budget spent (training time so far over
+    training time so far plus this session's ``max_time_s``); only ``"cosine-budget"``
+    reads it, as the progress when it is ahead of the steps.
 
     .. math::
 
         \\text{cosine: } \\eta_s = \\eta_{min} + (\\eta - \\eta_{min})
         \\tfrac{1}{2}\\big(1 + \\cos(\\pi \\tfrac{s - w}{S - w})\\big),\\quad \\eta_{min} = 0.01\\,\\eta
 
-    with ``w`` warm-up steps and ``S`` planned steps.
+    with ``w`` warm-up steps and ``S`` planned steps; ``"cosine-budget"`` uses
+    ``max((s - w) / (S - w), time_progress)`` as the fraction.
 
     Examples:
         >>> c = TrainConfig(lr=1.0, epochs=1)
@@ -135,6 +146,9 @@ def lr_at(config: TrainConfig, *, step: int, epoch: int, total_steps: int) -> fl
     if config.lr_schedule == "constant":
         return config.lr
     span = max(1, total_steps - 1 - config.warmup_steps)
-    progress = min(1.0, (step - config.warmup_steps) / span)
+    progress = (step - config.warmup_steps) / span
+    if config.lr_schedule == "cosine-budget":
+        progress = max(progress, time_progress)
+    progress = min(1.0, progress)
     low = 0.01 * config.lr
     return low + (config.lr - low) * 0.5 * (1.0 + math.cos(math.pi * progress))

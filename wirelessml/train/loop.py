@@ -254,6 +254,14 @@ class _Trainer:
                 return "time-budget"
         return "finished"
 
+    def _time_progress(self) -> float:
+        """Share of the time budget spent, counting earlier sessions (0 without a budget)."""
+        limit = self.config.max_time_s
+        if limit is None:
+            return 0.0
+        spent = self._time_base + time.monotonic() - self._start
+        return spent / (self._time_base + limit)
+
     def _over_budget(self) -> bool:
         limit = self.config.max_time_s
         return limit is not None and time.monotonic() - self._start >= limit
@@ -299,7 +307,8 @@ class _Trainer:
             seed = self.config.seed * 1_000_003 + c["step"]
             batch = task.augment(batch, torch.Generator().manual_seed(seed))
         batch = to_device(batch, self.device)
-        c["lr"] = lr_at(self.config, step=c["step"], epoch=c["epoch"], total_steps=self.total_steps)
+        c["lr"] = lr_at(self.config, step=c["step"], epoch=c["epoch"], total_steps=self.total_steps,
+                        time_progress=self._time_progress())  # fmt: skip
         for group in self.optimizer.param_groups:
             group["lr"] = c["lr"]
         self.model.train()
