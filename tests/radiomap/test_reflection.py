@@ -73,5 +73,7 @@ def test_models_take_the_map_as_an_extra_input_channel():
         out = model_cls(config)(building_height=height, tx_map=tx, sparse_pg_db=z, sparse_mask=z)
         assert out.shape == (1, S, S)
     assert RadioUNetConfig().reflection_input is False  # saved runs load unchanged
+    for config_cls in (RadioUNetConfig, Geo2SigMapConfig):  # the benchmarked cpu size has it
+        assert config_cls.cpu().reflection_input and not config_cls.paper().reflection_input
     with pytest.raises(ConfigError, match="reflection_input"):
         RadioUNetConfig(reflection_input=1)

@@ -22,8 +22,8 @@ channels that each network computes from its own inputs, without learning
 (:mod:`wirelessml.models.radiomap_geometry`): the line-of-sight map over the building
 heights and the free-space path gain. A narrow U-Net trained for an hour does not learn
 ray geometry over 128 cells by itself; these maps give it the first-order answer, and it
-learns the reflections and the rest. ``reflection_input`` (off by default, also in
-``cpu()``) adds a third computed channel, the first-order reflection map
+learns the reflections and the rest. ``reflection_input`` (off by default and in
+``paper()``, on in ``cpu()``) adds a third computed channel, the first-order reflection map
 (:func:`~wirelessml.models.radiomap_geometry.first_order_reflection`).
 """
 
@@ -77,7 +77,7 @@ class RadioUNetConfig:
         geometry_inputs: Add the line-of-sight and free-space path-gain maps as input
             channels (default False, the reference's inputs; ``cpu()`` turns it on).
         reflection_input: Add the first-order reflection map as an input channel
-            (default False).
+            (default False; ``cpu()`` turns it on).
         pg_floor_db, db_offset, db_scale, height_scale: Scaling, set from the data.
         cell_size_m, carrier_frequency_hz, rx_height_m: The grid and link of the data
             (for the geometry maps and the UMa residual; set from the data by the task).
@@ -107,8 +107,9 @@ class RadioUNetConfig:
 
     @classmethod
     def cpu(cls) -> RadioUNetConfig:
-        """A narrow six-level 16-24-32-48-64-96 version for CPU training, geometry inputs on."""
-        return cls(geometry_inputs=True)
+        """A narrow six-level 16-24-32-48-64-96 version for CPU training, geometry and
+        reflection inputs on."""
+        return cls(geometry_inputs=True, reflection_input=True)
 
     @property
     def num_inputs(self) -> int:
@@ -144,7 +145,7 @@ class Geo2SigMapConfig(RadioUNetConfig):
 
     @classmethod
     def cpu(cls) -> Geo2SigMapConfig:
-        return cls(geometry_inputs=True)
+        return cls(geometry_inputs=True, reflection_input=True)
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
