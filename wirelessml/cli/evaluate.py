@@ -29,14 +29,16 @@ def evaluate_command(runs: tuple[str, ...], data: str, baselines: str | None, ba
                      test_time_average: bool) -> None:  # fmt: skip
     """Evaluate trained runs against the task's classical baselines on a test file.
 
-    Prints NMSE per SNR and the inference time per frame of every estimator (measured
-    in the same run), and writes report.json, report.md and NMSE-vs-SNR/Doppler/delay
-    spread PNGs.
+    Prints the task's metric per condition (channel estimation: NMSE per SNR, Doppler
+    and delay spread; CSI prediction: the robustness/generalization protocol; radio maps:
+    RMSE per scene) and the inference time per frame of every estimator (measured in the
+    same run), and writes report.json, report.md and the task's plots.
 
     \b
     Examples:
       wirelessml evaluate runs/ada --data test.h5
       wirelessml evaluate runs/ada runs/forti --data test.h5 --baselines ls,lmmse-genie
+      wirelessml evaluate runs/ru runs/g2 --data rm-test.h5 --test-time-average
     """
     from wirelessml.evaluate import evaluate, format_gaps, format_table, write_reports
     from wirelessml.evaluate.report import conditions
