@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Self
 
 import torch
 from torch import nn
@@ -101,12 +102,12 @@ class RadioUNetConfig:
         _check_common(self)
 
     @classmethod
-    def paper(cls) -> RadioUNetConfig:
+    def paper(cls) -> Self:
         """The reference width, 64-128-256-512-1024 channels."""
         return cls(channels=(64, 128, 256, 512, 1024))
 
     @classmethod
-    def cpu(cls) -> RadioUNetConfig:
+    def cpu(cls) -> Self:
         """A narrow six-level 16-24-32-48-64-96 version for CPU training, geometry and
         reflection inputs on."""
         return cls(geometry_inputs=True, reflection_input=True)
@@ -136,16 +137,8 @@ class RadioUNetConfig:
 class Geo2SigMapConfig(RadioUNetConfig):
     """Geo2SigMap cascade: U-Net 1 (+ UMa residual), then U-Net 2 with the sparse map.
 
-    The fields are :class:`RadioUNetConfig`'s.
+    The fields and the ``paper()`` / ``cpu()`` presets are :class:`RadioUNetConfig`'s.
     """
-
-    @classmethod
-    def paper(cls) -> Geo2SigMapConfig:
-        return cls(channels=(64, 128, 256, 512, 1024))
-
-    @classmethod
-    def cpu(cls) -> Geo2SigMapConfig:
-        return cls(geometry_inputs=True, reflection_input=True)
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
