@@ -301,7 +301,8 @@ class CSI4CAST(nn.Module):
     def forward(self, h_hist: torch.Tensor) -> torch.Tensor:
         x, scale = self.edge.to_rows(h_hist)  # [N, H, 2K]
         x = self.denoiser(x)
-        skip = self.skip(x) if self.skip is not None else 0.0  # linear prediction, denoised
+        # linear prediction of the denoised rows (and, with ar_skip, their AR prediction)
+        skip = self.skip(x, h_hist.shape[0]) if self.skip is not None else 0.0
         mean, std = x.mean(), x.std().clamp_min(1e-6)
         x = (x - mean) / std
         x_freq, x_delay = self._arl(x)

@@ -103,7 +103,7 @@ class RNNPredictor(nn.Module):
         y, _ = self.rnn(self.inp(x))
         y = self.out(y[:, -1]).reshape(x.shape[0], self.config.num_horizon, -1)
         if self.skip is not None:
-            y = y + self.skip(x)
+            y = y + self.skip(x, h_hist.shape[0])
         return self.edge.from_rows(y, scale, h_hist.shape[0])
 
 
@@ -171,5 +171,5 @@ class CSITransformer(nn.Module):
         y = self.head(self.encoder(self.inp(x) + self.positions))
         y = self.time_out(y.transpose(1, 2)).transpose(1, 2)
         if self.skip is not None:
-            y = y + self.skip(x)
+            y = y + self.skip(x, h_hist.shape[0])
         return self.edge.from_rows(y, scale, h_hist.shape[0])

@@ -17,6 +17,7 @@ from torch import nn
 
 from wirelessml.config import check_field
 from wirelessml.nn.complex_edge import ChannelsToComplex, ComplexToChannels
+from wirelessml.nn.linear_prediction import ar_predict
 
 __all__ = ["CSIModelConfig", "CSIRows", "TemporalSkip", "sinusoidal_positions"]
 
@@ -37,6 +38,14 @@ class CSIModelConfig:
             and target bands have as many subcarriers (default: ``True``). Not in the
             reference: with the CPU training budgets, it starts every model at the
             no-prediction baseline instead of at zero.
+        ar_skip: Give the temporal skip also the sample's AR(4) prediction
+            (:func:`~wirelessml.nn.linear_prediction.ar_predict`, fitted per sample over
+            its ports and subcarriers on the model's input rows, the denoised ones for
+            CSI-4CAST) and start it as that prediction instead of "repeat the last
+            snapshot" (default: ``False``; needs ``temporal_skip``). Not in the reference:
+            the network then learns a correction to a per-sample Wiener predictor, which
+            adapts to each sample's Doppler mixture where a network trained on a few speeds
+            cannot.
     """
 
     version: int = 1
@@ -47,12 +56,17 @@ class CSIModelConfig:
     num_out_subcarriers: int = 50
     size: Literal["cpu", "paper"] = "cpu"
     temporal_skip: bool = True
+    ar_skip: bool = False
 
     def _check_data(self) -> None:
         check_field(self.duplex in ("tdd", "fdd"), self, "duplex", self.duplex, "'tdd' or 'fdd'")
         check_field(self.size in ("cpu", "paper"), self, "size", self.size, "'cpu' or 'paper'")
         check_field(isinstance(self.temporal_skip, bool), self, "temporal_skip",
                     self.temporal_skip, "True or False")  # fmt: skip
+        check_field(isinstance(self.ar_skip, bool), self, "ar_skip", self.ar_skip,
+                    "True or False")  # fmt: skip
+        check_field(not self.ar_skip or self.temporal_skip, self, "ar_skip", self.ar_skip,
+                    "False when temporal_skip=False (the AR prediction enters through the skip)")  # fmt: skip
         for name in ("num_history", "num_horizon", "num_in_subcarriers", "num_out_subcarriers"):
             value = getattr(self, name)
             check_field(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
@@ -97,26 +111,51 @@ def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
 class TemporalSkip(nn.Module):
     """A linear map over time of the (scaled) input rows, initialized to repeat the last one.
 
+    With ``ar_order``, the map also reads the AR prediction of the rows' sample (fitted
+    per sample over all its rows: ``batch`` samples of ``N / batch`` rows each, in order)
+    and is initialized to return it.
+
     Shapes:
-        x: [N, H, D] float32 -> [N, F, D] float32
+        x: [N, H, D] float32 (Re/Im interleaved) -> [N, F, D] float32
     """
 
-    def __init__(self, history: int, horizon: int) -> None:
+    def __init__(self, history: int, horizon: int, ar_order: int | None = None) -> None:
         super().__init__()
-        self.linear = nn.Linear(history, horizon, bias=False)
+        self.horizon = horizon
+        self.ar_order = ar_order
+        extra = horizon if ar_order is not None else 0
+        self.linear = nn.Linear(history + extra, horizon, bias=False)
         with torch.no_grad():
             self.linear.weight.zero_()
-            self.linear.weight[:, -1] = 1.0
+            if ar_order is None:
+                self.linear.weight[:, -1] = 1.0
+            else:
+                self.linear.weight[:, history:] = torch.eye(horizon)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, batch: int) -> torch.Tensor:
+        if self.ar_order is not None:
+            n, t, d = x.shape
+            h = torch.view_as_complex(x.reshape(batch, n // batch, t, d // 2, 2).contiguous())
+            ar = ar_predict(h, self.horizon, order=self.ar_order, ridge=AR_SKIP_RIDGE,
+                            max_gain=AR_SKIP_MAX_GAIN)  # fmt: skip
+            x = torch.cat([x, torch.view_as_real(ar).reshape(n, self.horizon, d)], dim=1)
         return self.linear(x.transpose(1, 2)).transpose(1, 2)
+
+
+AR_SKIP_ORDER = 4
+"""Order of the AR skip's predictor (the ``ar`` baseline's)."""
+AR_SKIP_RIDGE = 1e-6
+"""Relative ridge of the AR skip's fit: a little more than the baseline's 1e-9, to keep the
+gradient through the solve bounded on nearly constant (slow) histories."""
+AR_SKIP_MAX_GAIN = 4.0
+"""A sample whose AR roll-out has more than 4x (6 dB) its history's power falls back to
+repeating the last snapshot."""
 
 
 def make_skip(config: CSIModelConfig) -> TemporalSkip | None:
     """The temporal skip of a model, or ``None`` (switched off, or bands of different sizes)."""
     same = config.num_in_subcarriers == config.num_out_subcarriers
-    return (
-        TemporalSkip(config.num_history, config.num_horizon)
-        if config.temporal_skip and same
-        else None
-    )
+    if not (config.temporal_skip and same):
+        return None
+    order = AR_SKIP_ORDER if config.ar_skip else None
+    return TemporalSkip(config.num_history, config.num_horizon, ar_order=order)

@@ -1,0 +1,92 @@
+"""The AR skip of the learned CSI predictors and the AR predictor's fall-back."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from wirelessml.errors import ConfigError
+from wirelessml.models import (
+    CSI4CAST,
+    CSI4CASTConfig,
+    CSITransformer,
+    CSITransformerConfig,
+    RNNConfig,
+    RNNPredictor,
+)
+from wirelessml.models.csi_common import CSIRows, TemporalSkip
+from wirelessml.nn.linear_prediction import ar_predict
+
+COMMON = dict(num_in_subcarriers=12, num_out_subcarriers=12)
+
+
+def _exponentials() -> torch.Tensor:
+    """[3 samples, 4 ports, 20 snapshots, 12 subcarriers]: 3 Dopplers shared per sample."""
+    gen = torch.Generator().manual_seed(1)
+    t = torch.arange(20, dtype=torch.float64)
+    freqs = torch.tensor([0.041, -0.127, 0.305], dtype=torch.float64)
+    amp = torch.randn(3, 4, 1, 12, 3, dtype=torch.complex128, generator=gen)
+    phasors = torch.exp(2j * math.pi * freqs * t[:, None])  # [T, Q]
+    return (amp * phasors[None, None, :, None, :]).sum(-1).to(torch.complex64)
+
+
+def _nmse(h_hat: torch.Tensor, h: torch.Tensor) -> float:
+    return float((h_hat - h).abs().square().sum() / h.abs().square().sum())
+
+
+def test_ar_falls_back_to_the_last_snapshot_when_the_roll_out_grows() -> None:
+    t = torch.arange(16, dtype=torch.float32)
+    growing = (1.5**t).to(torch.complex64).reshape(1, 1, 16, 1).repeat(1, 2, 1, 3)
+    h = torch.cat([_exponentials()[:1, :2, :16, :3], growing])  # a stable and a growing sample
+    free = ar_predict(h, 4, order=2)
+    safe = ar_predict(h, 4, order=2, max_gain=4.0)
+    assert float(free[1].abs().max()) > 1.5**19  # the recursion follows the growth
+    assert torch.equal(safe[1], h[1, :, -1:].expand(-1, 4, -1))  # falls back
+    assert torch.equal(safe[0], free[0])  # a stable sample is left alone
+
+
+def test_skip_with_ar_starts_as_the_ar_prediction() -> None:
+    h = _exponentials()
+    x, scale = CSIRows().to_rows(h[:, :, :16])
+    with torch.no_grad():
+        out = CSIRows().from_rows(TemporalSkip(16, 4, ar_order=4)(x, 3), scale, 3)
+        plain = CSIRows().from_rows(TemporalSkip(16, 4)(x, 3), scale, 3)
+    assert _nmse(out, h[:, :, 16:]) < 1e-6  # exact on 3 exponentials, like the AR baseline
+    assert _nmse(plain, h[:, :, 15:16].expand(-1, -1, 4, -1)) < 1e-12  # repeat the last
+
+
+@pytest.mark.parametrize("kind", ["gru", "csi-transformer"])
+def test_a_model_with_ar_skip_and_a_silent_network_predicts_like_ar(kind: str) -> None:
+    h = _exponentials()
+    if kind == "gru":
+        model = RNNPredictor(RNNConfig(ar_skip=True, **COMMON))
+        last = model.out
+    else:
+        model = CSITransformer(CSITransformerConfig(ar_skip=True, **COMMON))
+        last = model.time_out
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.zeros_(last.bias)
+    with torch.no_grad():
+        out = model.eval()(h[:, :, :16])
+    assert _nmse(out, h[:, :, 16:]) < 1e-6
+
+
+def test_csi4cast_with_ar_skip_trains_its_denoiser_through_the_ar_fit() -> None:
+    h = _exponentials()
+    h_noisy = h + 0.05 * torch.randn(h.shape, dtype=torch.complex64)
+    model = CSI4CAST(CSI4CASTConfig(ar_skip=True, **COMMON))
+    out = model(h_noisy[:, :, :16])
+    loss = (out - h[:, :, 16:]).abs().square().mean()
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(bool(torch.isfinite(g).all()) for g in grads)
+    # The denoiser's last gain starts at zero: its gradient comes from the skip (AR fit
+    # included) and the network, and is non-zero.
+    assert float(model.denoiser.post[1].weight.grad.abs().sum()) > 0
+
+
+def test_ar_skip_without_temporal_skip_is_refused() -> None:
+    with pytest.raises(ConfigError, match="ar_skip"):
+        RNNConfig(ar_skip=True, temporal_skip=False)

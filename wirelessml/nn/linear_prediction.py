@@ -1,0 +1,76 @@
+"""Per-sample linear prediction of a multi-series complex time series (AR / Wiener fit).
+
+CDL channels are sums of a few Doppler-shifted complex exponentials shared by every BS
+port and subcarrier, so one autoregressive recursion, fitted by least squares over all of
+a sample's series, predicts them all. Used by the ``ar`` baseline and by the optional AR
+skip of the learned CSI predictors (``ar_skip``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["ar_predict"]
+
+
+def ar_predict(h_hist: torch.Tensor, num_horizon: int, *, order: int = 4, ridge: float = 1e-9,
+               max_gain: float | None = None) -> torch.Tensor:  # fmt: skip
+    """AR(``order``) prediction of ``num_horizon`` snapshots, fitted per sample.
+
+    .. math::
+
+        h_t = \\sum_{i=1}^{p} c_i h_{t-i},\\qquad
+        c = \\arg\\min \\sum_{a,k,t} |h_{a,k,t} - \\sum_i c_i h_{a,k,t-i}|^2
+          + \\lambda \\|c\\|^2
+
+    with :math:`\\lambda` = ``ridge`` times the mean diagonal of the normal matrix.
+
+    Args:
+        h_hist: History (noisy or clean).
+        num_horizon: Snapshots to predict.
+        order: AR order ``p`` (at most ``num_history - 1``; lowered to it if larger).
+        ridge: Relative Tikhonov regularization of the normal equations.
+        max_gain: If set, a sample whose prediction has more than ``max_gain`` times the
+            mean power of its history (an unstable recursion, e.g. fitted on a history
+            with dropped snapshots) gets its last snapshot repeated instead (the reference
+            PAD predictor's fall-back). ``None``: no check.
+
+    Shapes:
+        h_hist: [batch, num_bs_ant, num_history, num_subcarriers], complex64
+        output: [batch, num_bs_ant, num_horizon, num_subcarriers], complex64
+
+    Examples:
+        >>> t = torch.arange(20, dtype=torch.float64)
+        >>> h = torch.exp(1j * 0.3 * t).to(torch.complex64).reshape(1, 1, 20, 1)
+        >>> pred = ar_predict(h[:, :, :16], 4, order=2)
+        >>> bool((pred - h[:, :, 16:]).abs().max() < 1e-4)
+        True
+    """
+    batch, ant, steps, sc = h_hist.shape
+    p = max(1, min(order, steps - 1))
+    if steps < 2:
+        return h_hist[:, :, -1:].expand(batch, ant, num_horizon, sc).clone()
+    x = h_hist.to(torch.complex128).permute(0, 1, 3, 2).reshape(batch, ant * sc, steps)
+    # Regressors [batch, series, rows, p]: x[t-1], ..., x[t-p] for t = p .. steps-1.
+    phi = torch.stack([x[:, :, p - i : steps - i] for i in range(1, p + 1)], dim=-1)
+    y = x[:, :, p:]
+    phi = phi.reshape(batch, -1, p)
+    y = y.reshape(batch, -1)
+    gram = phi.mH @ phi  # [batch, p, p]
+    load = gram.diagonal(dim1=1, dim2=2).real.mean(dim=1).clamp_min(1e-30) * ridge
+    gram = gram + load[:, None, None] * torch.eye(p, dtype=gram.dtype, device=gram.device)
+    coef = torch.linalg.solve(gram, (phi.mH @ y[..., None]))[..., 0]  # [batch, p]
+    window = x[:, :, steps - p :].flip(-1)  # newest first: x[t-1], ..., x[t-p]
+    out = []
+    for _ in range(num_horizon):
+        nxt = (window * coef[:, None, :]).sum(-1)  # [batch, series]
+        out.append(nxt)
+        window = torch.cat([nxt[..., None], window[..., :-1]], dim=-1)
+    pred = torch.stack(out, dim=-1).reshape(batch, ant, sc, num_horizon).permute(0, 1, 3, 2)
+    if max_gain is not None:
+        power_hist = x.abs().square().mean(dim=(1, 2))
+        power_pred = pred.abs().square().mean(dim=(1, 2, 3))
+        unstable = ~(power_pred <= max_gain * power_hist)  # NaN counts as unstable
+        last = h_hist[:, :, -1:].to(pred.dtype).expand_as(pred)
+        pred = torch.where(unstable[:, None, None, None], last, pred)
+    return pred.to(h_hist.dtype if h_hist.is_complex() else torch.complex64)
