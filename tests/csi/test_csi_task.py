@@ -9,6 +9,7 @@ import torch
 from click.testing import CliRunner
 
 from wirelessml.cli.main import cli
+from wirelessml.errors import ConfigError
 from wirelessml.evaluate.csi_protocol import model_cost
 from wirelessml.models import (
     CSI4CAST,
@@ -20,6 +21,7 @@ from wirelessml.models import (
     RNNPredictor,
 )
 from wirelessml.tasks.csi_prediction import CSIPredictionTask, nmse_terms
+from wirelessml.train import TrainConfig, train
 
 TINY = ["--set", "bs_rows=1", "--set", "bs_cols=1", "--set", "num_ul_subcarriers=12",
         "--set", "num_gap_subcarriers=6", "--set", "num_dl_subcarriers=12", "--set", "block_size=8"]  # fmt: skip
@@ -112,6 +114,32 @@ def test_metric_definitions() -> None:
         perfect["se_pred"] == pytest.approx(perfect["se_true"])
         and summary["se_pred"] < perfect["se_true"]
     )
+
+
+def test_nmse_db_loss_is_the_mean_of_per_sample_db() -> None:
+    task = CSIPredictionTask()
+    gen = torch.Generator().manual_seed(1)
+    h = torch.randn(3, 2, 4, 5, dtype=torch.complex64, generator=gen)
+    err = torch.tensor([0.01, 0.1, 1.0])[:, None, None, None]  # -20, -10, 0 dB samples
+    h_hat = h + err.sqrt() * torch.randn(3, 2, 4, 5, dtype=torch.complex64, generator=gen)
+    per = nmse_terms(h_hat, h).flatten(1).mean(1).double()
+    loss = task.loss(h_hat, h, kind="nmse-db")
+    assert float(loss) == pytest.approx(float((10 * per.log10()).mean()), abs=1e-4)
+    assert float(task.loss(h_hat, h)) == pytest.approx(float(nmse_terms(h_hat, h).mean()))
+    with pytest.raises(ConfigError, match="'mse' is not a csi-prediction loss"):
+        task.loss(h_hat, h, kind="mse")
+
+
+def test_a_loss_the_task_does_not_have_is_a_config_error(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="loss='nmse-db' is not a loss of task "
+                                          "'channel-estimation'; allowed: only None"):  # fmt: skip
+        train(task="channel-estimation", model_name="adafortitran", model_config=None,
+              train_path=tmp_path / "a.h5", val_path=tmp_path / "b.h5", out=tmp_path / "r",
+              config=TrainConfig(loss="nmse-db"))  # fmt: skip
+    with pytest.raises(ConfigError, match="allowed: 'nmse', 'nmse-db'"):
+        train(task="csi-prediction", model_name="gru", model_config=None,
+              train_path=tmp_path / "a.h5", val_path=tmp_path / "b.h5", out=tmp_path / "r",
+              config=TrainConfig(loss="mse"))  # fmt: skip
 
 
 @pytest.mark.parametrize("duplex", ["tdd", "fdd"])

@@ -124,6 +124,8 @@ class CSIPredictionTask:
     baselines: tuple[str, ...] = ("no-prediction", "ar")
     protocol = "csi-rrg"
     """Evaluated by :mod:`wirelessml.evaluate.csi_protocol` (regular/robustness/generalization)."""
+    losses: tuple[str, ...] = ("nmse", "nmse-db")
+    """Variants of :meth:`loss` (``TrainConfig.loss``); ``"nmse"`` is the default."""
 
     def build_baseline(self, name: str, info: Any, device: str | None = None) -> Any:
         """A classical predictor (no training), called like the model on a batch."""
@@ -190,9 +192,20 @@ class CSIPredictionTask:
     def target(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return batch[self.target_field]
 
-    def loss(self, h_hat: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """Linear NMSE: mean over (sample, port, step) of the per-subcarrier-vector ratios."""
-        return nmse_terms(h_hat, h).mean()
+    def loss(self, h_hat: torch.Tensor, h: torch.Tensor, kind: str = "nmse") -> torch.Tensor:
+        """``"nmse"``: linear NMSE, the mean over (sample, port, step) of the
+        per-subcarrier-vector ratios (the reference's loss). ``"nmse-db"``: the mean over
+        samples of each sample's NMSE in dB (10 log10 of its mean over ports and steps),
+        so that a sample predicted to -25 dB weighs as much as one at -3 dB (the linear
+        mean is dominated by the hardest samples: fast UEs at low SNR)."""
+        terms = nmse_terms(h_hat, h)
+        if kind == "nmse":
+            return terms.mean()
+        if kind == "nmse-db":
+            per_sample = terms.flatten(1).mean(1)
+            return 10.0 * torch.log10(per_sample.clamp_min(1e-12)).mean()
+        raise ConfigError(f"loss {kind!r} is not a csi-prediction loss; allowed: "
+                          + ", ".join(repr(n) for n in self.losses))
 
     def per_sample(self, h_hat: torch.Tensor, h: torch.Tensor) -> dict[str, torch.Tensor]:
         """``nse`` [batch, num_horizon] (mean over ports), ``se_pred`` and ``se_true`` [batch]."""

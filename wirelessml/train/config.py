@@ -59,6 +59,10 @@ class TrainConfig:
             task's random rotations and reflections of the grid), drawn from a generator
             seeded by ``seed`` and the step, so a resumed run sees the same batches; an
             error for a task without one (default: ``False``).
+        loss: A variant of the task's loss from its ``losses`` (CSI prediction: ``"nmse"``,
+            ``"nmse-db"``), used for training and for the validation loss that picks the
+            best epoch; ``None`` for the task's default; an error for a task without
+            variants (default: ``None``).
 
     Raises:
         ConfigError: naming the field, the bad value and what is allowed.
@@ -85,6 +89,7 @@ class TrainConfig:
     max_time_s: float | None = None
     max_train_samples: int | None = None
     augment: bool = False
+    loss: str | None = None
 
     def __post_init__(self) -> None:
         check_field(self.version == 1, self, "version", self.version, "1")
@@ -104,6 +109,8 @@ class TrainConfig:
         for name in ("amp", "augment"):
             value = getattr(self, name)
             check_field(isinstance(value, bool), self, name, value, "True or False")
+        check_field(self.loss is None or isinstance(self.loss, str), self, "loss", self.loss,
+                    "a name of one of the task's losses, or None")  # fmt: skip
 
     def _check_numbers(self) -> None:
         check_field(_is_number(self.lr) and self.lr > 0, self, "lr", self.lr, "a number > 0")

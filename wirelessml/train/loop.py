@@ -94,6 +94,11 @@ def train(
     if config.augment and not callable(getattr(task, "augment", None)):
         raise ConfigError(f"train config augment=True: task {task.name!r} has no augmentation; "
                           "allowed: augment=False")  # fmt: skip
+    losses = tuple(getattr(task, "losses", ()))
+    if config.loss is not None and config.loss not in losses:
+        allowed = ", ".join(repr(n) for n in losses) if losses else "only None (one loss)"
+        raise ConfigError(f"train config loss={config.loss!r} is not a loss of task "
+                          f"{task.name!r}; allowed: {allowed}")  # fmt: skip
     entry = get_model(model_name)
     if not isinstance(model_config, entry.config_cls):
         raise ConfigError(f"model {model_name!r} needs a {entry.config_cls.__name__}; got "
@@ -300,6 +305,11 @@ class _Trainer:
         on = self.config.amp and self.device.type == "cuda"
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=on)
 
+    def _loss(self, pred: Any, target: Any) -> torch.Tensor:
+        if self.config.loss is None:
+            return self.task.loss(pred, target)
+        return self.task.loss(pred, target, kind=self.config.loss)
+
     def _step(self, rows: list[int], batch: dict[str, Any]) -> float:
         c, task = self.c, self.task
         check_finite(batch, rows, self.data["train"].info.path)
@@ -314,7 +324,7 @@ class _Trainer:
         self.model.train()
         with self._autocast():
             pred = self.model(**task.model_inputs(batch))
-        loss = task.loss(pred, task.target(batch))
+        loss = self._loss(pred, task.target(batch))
         if not bool(torch.isfinite(loss)):
             raise WirelessMLError(f"training diverged: the loss is {float(loss)} at step "
                                   f"{c['step'] + 1} (epoch {c['epoch'] + 1}); lower --lr")  # fmt: skip
@@ -345,7 +355,7 @@ class _Trainer:
             with self._autocast():
                 pred = self.model(**task.model_inputs(batch))
             target = task.target(batch)
-            loss_sum += float(task.loss(pred, target)) * len(rows)
+            loss_sum += float(self._loss(pred, target)) * len(rows)
             for name, value in task.per_sample(pred, target).items():
                 per[name].append(value.cpu())
         return loss_sum / len(data), _cat(per), _cat(conditions)
