@@ -143,29 +143,35 @@ def _train(work: Path, duplex: str, model: str, paths: dict, budget_s: float,
     key = f"{duplex}_{model}"
     resume = (out / "run.json").exists()
     task = get_task("csi-prediction")
-    model_config = task.fit_model_config(build_model_config(model, "cpu", ()), paths["train"])
+    sets = tuple(item.split(":", 1)[1] for item in args.model_set if item.split(":", 1)[0] == model)
+    model_config = task.fit_model_config(build_model_config(model, "cpu", sets), paths["train"])
     if resume:
         meta = read_run_meta(out)
-        if (
-            meta["status"] in ("finished", "stopped-early", "time-budget")
-            and key in result["train"]
-        ):
+        if meta["status"] in ("finished", "stopped-early", "time-budget"):
+            # done (here, or by another process of this script: --models splits the work)
+            if key not in result["train"]:
+                _record_train(result, key, meta, meta["train_config"]["_data"])
+                _write(result, args.results)
             return out
         budget_s = max(1.0, budget_s - meta["train_time_s"])
         epochs = meta["train_config"]["_data"]["epochs"]  # a resume must keep the plan
     else:
         epochs = _plan_epochs(task, model, model_config, paths["train"], budget_s, args)
     config = TrainConfig(epochs=epochs, batch_size=16, lr=args.lr, patience=args.patience,
-                         max_time_s=budget_s, checkpoint_every_steps=100)  # fmt: skip
+                         max_time_s=budget_s, checkpoint_every_steps=100, loss=args.loss)  # fmt: skip
     summary = train(task=task, model_name=model, model_config=model_config,
                     train_path=paths["train"], val_path=paths["val"], out=out, config=config,
                     resume=resume)  # fmt: skip
+    _record_train(result, key, summary, {"max_time_s": budget_s, "epochs": epochs})
+    _write(result, args.results)
+    return out
+
+
+def _record_train(result: dict, key: str, summary: dict, plan: dict) -> None:
     result["train"][key] = {k: summary[k] for k in ("status", "epochs_done", "steps",
                             "best_epoch", "best_val", "train_time_s", "samples_seen",
                             "samples_per_s")}  # fmt: skip
-    result["train"][key].update(budget_s=budget_s, planned_epochs=epochs)
-    _write(result, args.results)
-    return out
+    result["train"][key].update(budget_s=plan["max_time_s"], planned_epochs=plan["epochs"])
 
 
 def _evaluate(work: Path, duplex: str, runs: list[Path], paths: dict, args: argparse.Namespace,
@@ -223,6 +229,13 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=20)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--loss", default=None, choices=("nmse", "nmse-db"),
+                        help="training loss of every model (default: the task's, nmse)")  # fmt: skip
+    parser.add_argument("--model-set", action="append", default=[], metavar="MODEL:FIELD=VALUE",
+                        help="override a model config field, e.g. csi4cast:ar_skip=True")  # fmt: skip
+    parser.add_argument("--skip-evaluate", action="store_true",
+                        help="train only; a later run with every model evaluates (so two "
+                        "processes with --models split the training over two cores)")  # fmt: skip
     parser.add_argument("--paper-samples", type=int, default=0,
                         help="also time the paper preset on this many samples")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
@@ -248,7 +261,8 @@ def main() -> None:
         paths = _data(args.work, duplex, args, result)
         runs = [_train(args.work, duplex, m, paths, budgets[m], args, result)
                 for m in args.models.split(",")]  # fmt: skip
-        _evaluate(args.work, duplex, runs, paths, args, result)
+        if not args.skip_evaluate:
+            _evaluate(args.work, duplex, runs, paths, args, result)
     result["total_train_s"] = sum(v["train_time_s"] for v in result["train"].values())
     _write(result, args.results)
     _paper_preset(args.work, args.paper_samples, result, args.results)
