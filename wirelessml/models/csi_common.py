@@ -108,6 +108,16 @@ def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
     return pe
 
 
+AR_SKIP_ORDER = 4
+"""Order of the AR skip's predictor (the ``ar`` baseline's)."""
+AR_SKIP_RIDGE = 1e-6
+"""Relative ridge of the AR skip's fit: a little more than the baseline's 1e-9, to keep the
+gradient through the solve bounded on nearly constant (slow) histories."""
+AR_SKIP_MAX_GAIN = 4.0
+"""A sample whose AR roll-out has more than 4x (6 dB) its history's power falls back to
+repeating the last snapshot."""
+
+
 class TemporalSkip(nn.Module):
     """A linear map over time of the (scaled) input rows, initialized to repeat the last one.
 
@@ -140,16 +150,6 @@ class TemporalSkip(nn.Module):
                             max_gain=AR_SKIP_MAX_GAIN)  # fmt: skip
             x = torch.cat([x, torch.view_as_real(ar).reshape(n, self.horizon, d)], dim=1)
         return self.linear(x.transpose(1, 2)).transpose(1, 2)
-
-
-AR_SKIP_ORDER = 4
-"""Order of the AR skip's predictor (the ``ar`` baseline's)."""
-AR_SKIP_RIDGE = 1e-6
-"""Relative ridge of the AR skip's fit: a little more than the baseline's 1e-9, to keep the
-gradient through the solve bounded on nearly constant (slow) histories."""
-AR_SKIP_MAX_GAIN = 4.0
-"""A sample whose AR roll-out has more than 4x (6 dB) its history's power falls back to
-repeating the last snapshot."""
 
 
 def make_skip(config: CSIModelConfig) -> TemporalSkip | None:

@@ -73,4 +73,4 @@ def ar_predict(h_hist: torch.Tensor, num_horizon: int, *, order: int = 4, ridge:
         unstable = ~(power_pred <= max_gain * power_hist)  # NaN counts as unstable
         last = h_hist[:, :, -1:].to(pred.dtype).expand_as(pred)
         pred = torch.where(unstable[:, None, None, None], last, pred)
-    return pred.to(h_hist.dtype if h_hist.is_complex() else torch.complex64)
+    return pred.to(h_hist.dtype)
