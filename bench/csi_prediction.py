@@ -25,6 +25,12 @@ Usage::
     OMP_NUM_THREADS=1 nice -n 5 python bench/csi_prediction.py --work /tmp/wml-csi
     # smoke test (tiny sizes and budgets):
     OMP_NUM_THREADS=1 python bench/csi_prediction.py --work /tmp/wml-csi-smoke --quick
+    # training split over two cores, then one run evaluates (docs/benchmarks.md, AR skip):
+    B="python bench/csi_prediction.py --work W --duplex tdd --skip-evaluate --loss nmse-db"
+    $B --results a.json --models csi4cast --model-set csi4cast:ar_skip=True --budget 75m &
+    $B --results b.json --models gru,lstm,csi-transformer --baseline-budget 15m
+    python bench/csi_prediction.py --work W --duplex tdd --loss nmse-db --threads 2 \
+        --model-set csi4cast:ar_skip=True --results bench/results/csi_prediction_arskip.json
 """
 
 from __future__ import annotations
