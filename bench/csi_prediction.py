@@ -246,6 +246,10 @@ def main() -> None:
                         help="also time the paper preset on this many samples")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args()
+    for item in args.model_set:
+        if item.split(":", 1)[0] not in MODELS or "=" not in item:
+            parser.error(f"--model-set {item!r}: expected MODEL:FIELD=VALUE, MODEL one of "
+                         + ", ".join(MODELS))  # fmt: skip
     if args.quick:
         args.train_per_cell, args.val_per_cell, args.test_per_cell = 4, 2, 2
         args.epochs = 2
