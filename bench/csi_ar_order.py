@@ -23,7 +23,7 @@ import torch
 from wirelessml.datasets import H5Dataset
 from wirelessml.nn.linear_prediction import ar_predict
 from wirelessml.tasks.csi_noise import awgn
-from wirelessml.tasks.csi_prediction import nmse_terms
+from wirelessml.tasks.csi_prediction import sample_nmse
 
 RESULTS = Path(__file__).parent / "results" / "csi_ar_order.json"
 
@@ -47,7 +47,7 @@ def main() -> None:
             h = awgn(batch["h_hist"], torch.full((batch["h_hist"].shape[0],), snr), generator=gen)
             for p in orders:
                 pred = ar_predict(h, batch["h_future"].shape[2], order=p, max_gain=args.max_gain)
-                per[(snr, p)].append(nmse_terms(pred, batch["h_future"]).flatten(1).mean(1))
+                per[(snr, p)].append(sample_nmse(pred, batch["h_future"]))
     rows = []
     for (snr, p), parts in per.items():
         e = torch.cat(parts).double()

@@ -235,7 +235,7 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=20)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--loss", default=None, choices=("nmse", "nmse-db"),
+    parser.add_argument("--loss", default=None, choices=get_task("csi-prediction").losses,
                         help="training loss of every model (default: the task's, nmse)")  # fmt: skip
     parser.add_argument("--model-set", action="append", default=[], metavar="MODEL:FIELD=VALUE",
                         help="override a model config field, e.g. csi4cast:ar_skip=True")  # fmt: skip

@@ -49,6 +49,7 @@ __all__ = [
     "CSIPredictionTask",
     "data_duplex",
     "nmse_terms",
+    "sample_nmse",
     "spectral_efficiency",
 ]
 
@@ -82,6 +83,16 @@ def nmse_terms(h_hat: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     """
     err = (h_hat - h).abs().square().sum(-1)
     return err / h.abs().square().sum(-1).clamp_min(1e-30)
+
+
+def sample_nmse(h_hat: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Each sample's NMSE: the mean of :func:`nmse_terms` over its ports and steps.
+
+    Shapes:
+        h_hat, h: [batch, num_bs_ant, num_horizon, num_subcarriers], complex64
+        output: [batch], float32
+    """
+    return nmse_terms(h_hat, h).flatten(1).mean(1)
 
 
 def spectral_efficiency(h_hat: torch.Tensor, h: torch.Tensor,
@@ -198,12 +209,10 @@ class CSIPredictionTask:
         samples of each sample's NMSE in dB (10 log10 of its mean over ports and steps),
         so that a sample predicted to -25 dB weighs as much as one at -3 dB (the linear
         mean is dominated by the hardest samples: fast UEs at low SNR)."""
-        terms = nmse_terms(h_hat, h)
         if kind == "nmse":
-            return terms.mean()
+            return nmse_terms(h_hat, h).mean()
         if kind == "nmse-db":
-            per_sample = terms.flatten(1).mean(1)
-            return 10.0 * torch.log10(per_sample.clamp_min(1e-12)).mean()
+            return 10.0 * torch.log10(sample_nmse(h_hat, h).clamp_min(1e-12)).mean()
         raise ConfigError(f"loss {kind!r} is not a csi-prediction loss; allowed: "
                           + ", ".join(repr(n) for n in self.losses))
 
