@@ -17,7 +17,7 @@ from wirelessml.models import (
     RNNPredictor,
 )
 from wirelessml.models.csi_common import CSIRows, TemporalSkip
-from wirelessml.nn.linear_prediction import ar_predict
+from wirelessml.nn.linear_prediction import ar_fit, ar_predict
 
 COMMON = dict(num_in_subcarriers=12, num_out_subcarriers=12)
 
@@ -90,3 +90,62 @@ def test_csi4cast_with_ar_skip_trains_its_denoiser_through_the_ar_fit() -> None:
 def test_ar_skip_without_temporal_skip_is_refused() -> None:
     with pytest.raises(ConfigError, match="ar_skip"):
         RNNConfig(ar_skip=True, temporal_skip=False)
+
+
+def test_ar_fit_residual_tells_the_noise_level() -> None:
+    h = _exponentials()[:, :, :16]
+    gen = torch.Generator().manual_seed(2)
+    noise = torch.randn(h.shape, dtype=torch.complex64, generator=gen)
+    power = h.abs().square().mean()
+    residuals = [float(ar_fit(h + (power * 10 ** (-snr / 10)).sqrt() * noise).residual.mean())
+                 for snr in (30.0, 20.0, 10.0)]  # fmt: skip
+    assert float(ar_fit(h).residual.max()) < 1e-8  # a clean sum of 3 exponentials, order 4
+    assert residuals[0] < residuals[1] < residuals[2]
+    # about (1 + ||c||^2) / SNR: within a factor of a few of 1/SNR
+    assert 0.5e-3 < residuals[0] < 1e-2 and 0.5e-1 < residuals[2] < 1.0
+
+
+def _ar_of_rows(rows: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """The skip's AR prediction: fitted on the RMS-scaled rows, then scaled back."""
+    pred = ar_predict(CSIRows().from_rows(rows, torch.ones_like(scale), 3), 4, order=4,
+                      ridge=1e-6, max_gain=4.0)  # fmt: skip
+    return pred * scale.reshape(3, -1, 1, 1)
+
+
+@pytest.mark.parametrize("bias", [-30.0, 30.0])
+def test_gated_skip_takes_the_ar_prediction_its_gate_picks(bias: float) -> None:
+    h = _exponentials()
+    x, scale = CSIRows().to_rows(h[:, :, :16])
+    noisy = x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(3))
+    skip = TemporalSkip(16, 4, ar_order=4, gate=True)
+    with torch.no_grad():
+        skip.gate.mlp[2].bias.fill_(bias)  # gate 0 (denoised rows) or 1 (noisy rows)
+        out = CSIRows().from_rows(skip(x, 3, raw=noisy), scale, 3)
+    assert _nmse(out, _ar_of_rows(noisy if bias > 0 else x, scale)) < 1e-10
+
+
+def test_gated_skip_starts_half_way_and_needs_the_raw_rows() -> None:
+    h = _exponentials()
+    x, scale = CSIRows().to_rows(h[:, :, :16])
+    noisy = x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(4))
+    skip = TemporalSkip(16, 4, ar_order=4, gate=True)
+    with torch.no_grad():
+        out = CSIRows().from_rows(skip(x, 3, raw=noisy), scale, 3)
+    assert _nmse(out, 0.5 * (_ar_of_rows(x, scale) + _ar_of_rows(noisy, scale))) < 1e-10
+    with pytest.raises(ValueError, match="raw"):
+        skip(x, 3)
+
+
+def test_csi4cast_gate_learns_from_the_loss_once_the_denoiser_acts() -> None:
+    h = _exponentials()
+    h_noisy = h + 0.05 * torch.randn(h.shape, dtype=torch.complex64)
+    model = CSI4CAST(CSI4CASTConfig(ar_skip=True, ar_gate=True, **COMMON))
+    torch.nn.init.ones_(model.denoiser.post[1].weight)  # a denoiser that changes its input
+    loss = (model(h_noisy[:, :, :16]) - h[:, :, 16:]).abs().square().mean()
+    loss.backward()
+    assert float(model.skip.gate.mlp[2].bias.grad.abs()) > 0
+
+
+def test_ar_gate_without_ar_skip_is_refused() -> None:
+    with pytest.raises(ConfigError, match="ar_gate"):
+        CSI4CASTConfig(ar_gate=True)

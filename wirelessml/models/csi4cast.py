@@ -88,6 +88,14 @@ SIZES: dict[tuple[str, str], dict[str, Any]] = {
 class CSI4CASTConfig(CSIModelConfig):
     """Configuration of :class:`CSI4CAST`; ``None`` fields come from :data:`SIZES`.
 
+    ``ar_gate`` (default ``False``; needs ``ar_skip``): the AR skip mixes, per sample, the
+    AR prediction of the denoised rows with that of the noisy rows, by a small learned gate
+    (:class:`~wirelessml.models.csi_common.ARGate`) read from the two fits' residuals and
+    the power the denoiser removed. Not in the reference: the denoiser helps the AR fit at
+    low SNR (0 dB: -4.5 against -2.6 dB) but hurts it at high SNR (25 dB: -6.6 against
+    -9.2 dB, measured on the TDD benchmark's test grid with the 75-minute run), and a
+    fixed skip cannot take the better of the two per sample.
+
     Examples:
         >>> CSI4CASTConfig.paper().arch()["d_model"], CSI4CASTConfig.cpu().arch()["d_model"]
         (768, 128)
@@ -109,9 +117,14 @@ class CSI4CASTConfig(CSIModelConfig):
     shuffle_blocks: int | None = None
     ca_ratio: int | None = None
     ca_pool: str | None = None
+    ar_gate: bool = False
 
     def __post_init__(self) -> None:
         self._check_data()
+        check_field(isinstance(self.ar_gate, bool), self, "ar_gate", self.ar_gate,
+                    "True or False")  # fmt: skip
+        check_field(not self.ar_gate or self.ar_skip, self, "ar_gate", self.ar_gate,
+                    "False when ar_skip=False (the gate mixes the AR skip's predictions)")  # fmt: skip
         arch = self.arch()
         for name in _ARCH:
             value = arch[name]
@@ -296,13 +309,15 @@ class CSI4CAST(nn.Module):
         self.transformer = nn.TransformerEncoder(layer, a["num_layers"], enable_nested_tensor=False)
         self.head = nn.Linear(d, d_out)
         self.time_out = nn.Linear(h, f)
-        self.skip = make_skip(config)
+        self.skip = make_skip(config, gate=config.ar_gate)
 
     def forward(self, h_hist: torch.Tensor) -> torch.Tensor:
         x, scale = self.edge.to_rows(h_hist)  # [N, H, 2K]
-        x = self.denoiser(x)
-        # linear prediction of the denoised rows (and, with ar_skip, their AR prediction)
-        skip = self.skip(x, h_hist.shape[0]) if self.skip is not None else 0.0
+        x_den = self.denoiser(x)
+        # linear prediction of the denoised rows (and, with ar_skip, their AR prediction;
+        # with ar_gate, mixed per sample with the AR prediction of the noisy rows)
+        skip = self.skip(x_den, h_hist.shape[0], raw=x) if self.skip is not None else 0.0
+        x = x_den
         mean, std = x.mean(), x.std().clamp_min(1e-6)
         x = (x - mean) / std
         x_freq, x_delay = self._arl(x)

@@ -17,9 +17,9 @@ from torch import nn
 
 from wirelessml.config import check_field
 from wirelessml.nn.complex_edge import ChannelsToComplex, ComplexToChannels
-from wirelessml.nn.linear_prediction import ar_predict
+from wirelessml.nn.linear_prediction import ar_fit, ar_rollout
 
-__all__ = ["CSIModelConfig", "CSIRows", "TemporalSkip", "sinusoidal_positions"]
+__all__ = ["ARGate", "CSIModelConfig", "CSIRows", "TemporalSkip", "sinusoidal_positions"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,23 +118,51 @@ AR_SKIP_MAX_GAIN = 4.0
 repeating the last snapshot."""
 
 
+class ARGate(nn.Module):
+    """Per-sample weight in (0, 1) of the AR prediction of the noisy rows against that of
+    the denoised rows, read from three statistics of the sample (log10, not back-propagated):
+    the residual of the AR fit on the noisy rows, on the denoised rows, and the power the
+    denoiser removed relative to the rows'. Together they tell the noise level and whether
+    the denoiser took signal with it. Starts at 0.5 (last layer zero).
+
+    Shapes:
+        res_raw, res_den, removed: [batch] -> gate [batch]
+    """
+
+    def __init__(self, hidden: int = 16) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+
+    def forward(self, res_raw: torch.Tensor, res_den: torch.Tensor,
+                removed: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        feats = torch.stack([res_raw, res_den, removed], dim=-1).detach()
+        feats = feats.clamp_min(1e-12).log10().float()
+        return torch.sigmoid(self.mlp(feats))[:, 0]
+
+
 class TemporalSkip(nn.Module):
     """A linear map over time of the (scaled) input rows, initialized to repeat the last one.
 
     With ``ar_order``, the map also reads the AR prediction of the rows' sample (fitted
     per sample over all its rows: ``batch`` samples of ``N / batch`` rows each, in order)
-    and is initialized to return it.
+    and is initialized to return it. With ``gate`` as well, that prediction is the
+    per-sample mix (:class:`ARGate`) of the AR predictions of ``x`` (denoised rows) and
+    ``raw`` (the rows before the denoiser).
 
     Shapes:
-        x: [N, H, D] float32 (Re/Im interleaved) -> [N, F, D] float32
+        x, raw: [N, H, D] float32 (Re/Im interleaved) -> [N, F, D] float32
     """
 
-    def __init__(self, history: int, horizon: int, ar_order: int | None = None) -> None:
+    def __init__(self, history: int, horizon: int, ar_order: int | None = None,
+                 gate: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.horizon = horizon
         self.ar_order = ar_order
         extra = horizon if ar_order is not None else 0
         self.linear = nn.Linear(history + extra, horizon, bias=False)
+        self.gate = ARGate() if gate and ar_order is not None else None
         with torch.no_grad():
             self.linear.weight.zero_()
             if ar_order is None:
@@ -142,20 +170,37 @@ class TemporalSkip(nn.Module):
             else:
                 self.linear.weight[:, history:] = torch.eye(horizon)
 
-    def forward(self, x: torch.Tensor, batch: int) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, batch: int, raw: torch.Tensor | None = None) -> torch.Tensor:
         if self.ar_order is not None:
-            n, t, d = x.shape
-            h = torch.view_as_complex(x.reshape(batch, n // batch, t, d // 2, 2).contiguous())
-            ar = ar_predict(h, self.horizon, order=self.ar_order, ridge=AR_SKIP_RIDGE,
-                            max_gain=AR_SKIP_MAX_GAIN)  # fmt: skip
-            x = torch.cat([x, torch.view_as_real(ar).reshape(n, self.horizon, d)], dim=1)
+            n, _, d = x.shape
+            ar, res = self._ar(x, batch)
+            if self.gate is not None:
+                if raw is None:
+                    raise ValueError("a gated AR skip needs the rows before the denoiser (raw=)")
+                ar_raw, res_raw = self._ar(raw, batch)
+                removed = (raw - x).square().sum(dim=(1, 2)) / raw.square().sum(dim=(1, 2))
+                removed = removed.reshape(batch, -1).mean(1)  # per sample
+                g = self.gate(res_raw, res, removed).reshape(batch, 1, 1, 1, 1)
+                ar = g * ar_raw + (1.0 - g) * ar
+            x = torch.cat([x, ar.reshape(n, self.horizon, d)], dim=1)
         return self.linear(x.transpose(1, 2)).transpose(1, 2)
 
+    def _ar(self, x: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """AR prediction [batch, N/batch, F, D/2, 2] (real view) and fit residual [batch]."""
+        n, t, d = x.shape
+        h = torch.view_as_complex(x.reshape(batch, n // batch, t, d // 2, 2).contiguous())
+        fit = ar_fit(h, order=self.ar_order, ridge=AR_SKIP_RIDGE)
+        pred = ar_rollout(h, fit.coef, self.horizon, max_gain=AR_SKIP_MAX_GAIN)
+        return torch.view_as_real(pred), fit.residual
 
-def make_skip(config: CSIModelConfig) -> TemporalSkip | None:
-    """The temporal skip of a model, or ``None`` (switched off, or bands of different sizes)."""
+
+def make_skip(config: CSIModelConfig, gate: bool = False) -> TemporalSkip | None:
+    """The temporal skip of a model, or ``None`` (switched off, or bands of different sizes).
+
+    ``gate``: with ``ar_skip``, mix the AR predictions of the noisy and the denoised rows
+    (models with a denoiser)."""
     same = config.num_in_subcarriers == config.num_out_subcarriers
     if not (config.temporal_skip and same):
         return None
     order = AR_SKIP_ORDER if config.ar_skip else None
-    return TemporalSkip(config.num_history, config.num_horizon, ar_order=order)
+    return TemporalSkip(config.num_history, config.num_horizon, ar_order=order, gate=gate)

@@ -8,9 +8,22 @@ skip of the learned CSI predictors (``ar_skip``).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
-__all__ = ["ar_predict"]
+__all__ = ["ARFit", "ar_fit", "ar_predict", "ar_rollout"]
+
+
+class ARFit(NamedTuple):
+    """A per-sample AR fit: ``coef`` [batch, p] complex128 (newest lag first) and
+    ``residual`` [batch] float64, the fit's normalized in-sample error
+    :math:`\\sum|h_t - \\sum_i c_i h_{t-i}|^2 / \\sum |h_t|^2` over the fitted rows: near
+    zero on a clean, predictable history; on a noisy one it grows with the noise power
+    (about (1 + ||c||^2) / SNR)."""
+
+    coef: torch.Tensor
+    residual: torch.Tensor
 
 
 def ar_predict(h_hist: torch.Tensor, num_horizon: int, *, order: int = 4, ridge: float = 1e-9,
@@ -46,20 +59,50 @@ def ar_predict(h_hist: torch.Tensor, num_horizon: int, *, order: int = 4, ridge:
         >>> bool((pred - h[:, :, 16:]).abs().max() < 1e-4)
         True
     """
+    fit = ar_fit(h_hist, order=order, ridge=ridge)
+    return ar_rollout(h_hist, fit.coef, num_horizon, max_gain=max_gain)
+
+
+def _series(h_hist: torch.Tensor) -> torch.Tensor:
+    """[batch, A, T, K] -> [batch, A*K, T] complex128."""
     batch, ant, steps, sc = h_hist.shape
+    return h_hist.to(torch.complex128).permute(0, 1, 3, 2).reshape(batch, ant * sc, steps)
+
+
+def ar_fit(h_hist: torch.Tensor, *, order: int = 4, ridge: float = 1e-9) -> ARFit:
+    """The per-sample least-squares AR fit of :func:`ar_predict` and its residual.
+
+    A single snapshot has nothing to fit: the "fit" repeats it (``coef`` 1, ``residual`` 1).
+
+    Shapes:
+        h_hist: [batch, num_bs_ant, num_history, num_subcarriers], complex64
+    """
+    steps = h_hist.shape[2]
     p = max(1, min(order, steps - 1))
+    x = _series(h_hist)
+    batch = x.shape[0]
     if steps < 2:
-        return h_hist[:, :, -1:].expand(batch, ant, num_horizon, sc).clone()
-    x = h_hist.to(torch.complex128).permute(0, 1, 3, 2).reshape(batch, ant * sc, steps)
+        one = torch.ones(batch, 1, dtype=x.dtype, device=x.device)
+        return ARFit(one, one.real.squeeze(1))
     # Regressors [batch, series, rows, p]: x[t-1], ..., x[t-p] for t = p .. steps-1.
     phi = torch.stack([x[:, :, p - i : steps - i] for i in range(1, p + 1)], dim=-1)
-    y = x[:, :, p:]
     phi = phi.reshape(batch, -1, p)
-    y = y.reshape(batch, -1)
+    y = x[:, :, p:].reshape(batch, -1)
     gram = phi.mH @ phi  # [batch, p, p]
     load = gram.diagonal(dim1=1, dim2=2).real.mean(dim=1).clamp_min(1e-30) * ridge
     gram = gram + load[:, None, None] * torch.eye(p, dtype=gram.dtype, device=gram.device)
     coef = torch.linalg.solve(gram, (phi.mH @ y[..., None]))[..., 0]  # [batch, p]
+    err = (y - (phi @ coef[..., None])[..., 0]).abs().square().sum(-1)
+    return ARFit(coef, err / y.abs().square().sum(-1).clamp_min(1e-30))
+
+
+def ar_rollout(h_hist: torch.Tensor, coef: torch.Tensor, num_horizon: int, *,
+               max_gain: float | None = None) -> torch.Tensor:  # fmt: skip
+    """Run the recursion ``coef`` [batch, p] forward from the end of ``h_hist`` (see
+    :func:`ar_predict` for ``max_gain``); returns [batch, A, num_horizon, K] in h_hist's dtype."""
+    batch, ant, steps, sc = h_hist.shape
+    p = coef.shape[1]
+    x = _series(h_hist)
     window = x[:, :, steps - p :].flip(-1)  # newest first: x[t-1], ..., x[t-p]
     out = []
     for _ in range(num_horizon):

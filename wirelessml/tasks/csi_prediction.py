@@ -22,7 +22,8 @@ Metric definitions (written into every report):
   of maximum-ratio transmission over the BS ports steered by the predicted channel, at
   :math:`\\sigma^2 = 10^{-\\mathrm{SE\\_SNR\\_DB}/10}` (per-port SNR 10 dB on unit-energy
   channels). ``se_true``: the same with :math:`\\hat h = h` (its upper bound).
-- The training loss is the NMSE in linear scale (the mean of ratios above).
+- The training loss (``TrainConfig.loss``) is the NMSE in linear scale (the mean of ratios
+  above; the default) or ``nmse-db``, the mean over samples of each sample's NMSE in dB.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "se_pred": "mean over samples, steps, subcarriers of log2(1 + |h_hat^H h|^2 / (||h_hat||^2 "
     "sigma^2)), MRT over the BS ports with the predicted channel, sigma^2 = 10^(-10/10)",
     "se_true": "se_pred with h_hat = h (perfect CSI, the upper bound)",
-    "loss": "mean over (sample, BS port, step) of ||h_hat-h||^2/||h||^2 (linear NMSE)",
+    "loss": "TrainConfig.loss 'nmse' (default): mean over (sample, BS port, step) of "
+    "||h_hat-h||^2/||h||^2 (linear NMSE); 'nmse-db': mean over samples of 10*log10(the "
+    "sample's mean over ports and steps of that ratio)",
     "history_noise": f"train/val: AWGN, per-sample SNR uniform in {TRAIN_SNR_DB} dB on the "
     "history; protocol: the scenario's noise (wirelessml.tasks.csi_noise)",
 }
