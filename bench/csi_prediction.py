@@ -164,7 +164,8 @@ def _train(work: Path, duplex: str, model: str, paths: dict, budget_s: float,
     else:
         epochs = _plan_epochs(task, model, model_config, paths["train"], budget_s, args)
     config = TrainConfig(epochs=epochs, batch_size=16, lr=args.lr, patience=args.patience,
-                         max_time_s=budget_s, checkpoint_every_steps=100, loss=args.loss)  # fmt: skip
+                         max_time_s=budget_s, checkpoint_every_steps=100, loss=args.loss,
+                         seed=args.seed)  # fmt: skip
     summary = train(task=task, model_name=model, model_config=model_config,
                     train_path=paths["train"], val_path=paths["val"], out=out, config=config,
                     resume=resume)  # fmt: skip
@@ -234,6 +235,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--patience", type=int, default=20)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="training seed (initialization, batch order) of every model")  # fmt: skip
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--loss", default=None, choices=get_task("csi-prediction").losses,
                         help="training loss of every model (default: the task's, nmse)")  # fmt: skip
