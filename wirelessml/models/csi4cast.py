@@ -96,6 +96,11 @@ class CSI4CASTConfig(CSIModelConfig):
     -9.2 dB, measured on the TDD benchmark's test grid with the 75-minute run), and a
     fixed skip cannot take the better of the two per sample.
 
+    ``gate_correction`` (default ``False``; needs ``ar_gate``): the output is the gated AR
+    prediction plus the network's correction scaled per sample by the gate's second output
+    (in (0, 2), started at 1), with no learned map over the history in the skip; so the
+    model can learn to leave a sample to the AR fit (high SNR) or to lean on the network.
+
     Examples:
         >>> CSI4CASTConfig.paper().arch()["d_model"], CSI4CASTConfig.cpu().arch()["d_model"]
         (768, 128)
@@ -118,6 +123,7 @@ class CSI4CASTConfig(CSIModelConfig):
     ca_ratio: int | None = None
     ca_pool: str | None = None
     ar_gate: bool = False
+    gate_correction: bool = False
 
     def __post_init__(self) -> None:
         self._check_data()
@@ -125,6 +131,10 @@ class CSI4CASTConfig(CSIModelConfig):
                     "True or False")  # fmt: skip
         check_field(not self.ar_gate or self.ar_skip, self, "ar_gate", self.ar_gate,
                     "False when ar_skip=False (the gate mixes the AR skip's predictions)")  # fmt: skip
+        check_field(isinstance(self.gate_correction, bool), self, "gate_correction",
+                    self.gate_correction, "True or False")  # fmt: skip
+        check_field(not self.gate_correction or self.ar_gate, self, "gate_correction",
+                    self.gate_correction, "False when ar_gate=False")  # fmt: skip
         arch = self.arch()
         for name in _ARCH:
             value = arch[name]
@@ -309,14 +319,18 @@ class CSI4CAST(nn.Module):
         self.transformer = nn.TransformerEncoder(layer, a["num_layers"], enable_nested_tensor=False)
         self.head = nn.Linear(d, d_out)
         self.time_out = nn.Linear(h, f)
-        self.skip = make_skip(config, gate=config.ar_gate)
+        self.skip = make_skip(config, gate=config.ar_gate, correction=config.gate_correction)
 
     def forward(self, h_hist: torch.Tensor) -> torch.Tensor:
         x, scale = self.edge.to_rows(h_hist)  # [N, H, 2K]
         x_den = self.denoiser(x)
         # linear prediction of the denoised rows (and, with ar_skip, their AR prediction;
         # with ar_gate, mixed per sample with the AR prediction of the noisy rows)
-        skip = self.skip(x_den, h_hist.shape[0], raw=x) if self.skip is not None else 0.0
+        gain = 1.0
+        if self.config.gate_correction and self.skip is not None:
+            skip, gain = self.skip.gated(x_den, h_hist.shape[0], raw=x)
+        else:
+            skip = self.skip(x_den, h_hist.shape[0], raw=x) if self.skip is not None else 0.0
         x = x_den
         mean, std = x.mean(), x.std().clamp_min(1e-6)
         x = (x - mean) / std
@@ -326,7 +340,7 @@ class CSI4CAST(nn.Module):
         z = self.time_pre(self.embed_drop(z).transpose(1, 2)).transpose(1, 2)
         y = self.head(self.transformer(z))  # [N, H, 2K_out]
         y = self.time_out(y.transpose(1, 2)).transpose(1, 2)  # [N, F, 2K_out]
-        return self.edge.from_rows(y * std + mean + skip, scale, h_hist.shape[0])
+        return self.edge.from_rows(gain * (y * std + mean) + skip, scale, h_hist.shape[0])
 
     def _arl(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n, t, d = x.shape

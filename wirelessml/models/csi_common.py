@@ -123,15 +123,18 @@ class ARGate(nn.Module):
     the denoised rows, read from three statistics of the sample (log10, not back-propagated):
     the residual of the AR fit on the noisy rows, on the denoised rows, and the power the
     denoiser removed relative to the rows'. Together they tell the noise level and whether
-    the denoiser took signal with it. Starts at 0.5 (last layer zero).
+    the denoiser took signal with it. Starts at 0.5 (last layer zero). With
+    ``correction``, a second output in (0, 2), started at 1, scales the network's
+    correction of that sample.
 
     Shapes:
-        res_raw, res_den, removed: [batch] -> gate [batch]
+        res_raw, res_den, removed: [batch] -> gates [batch, 1 or 2]
     """
 
-    def __init__(self, hidden: int = 16) -> None:
+    def __init__(self, hidden: int = 16, correction: bool = False) -> None:
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.mlp = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, 2 if correction else 1))  # fmt: skip
         nn.init.zeros_(self.mlp[2].weight)
         nn.init.zeros_(self.mlp[2].bias)
 
@@ -139,7 +142,8 @@ class ARGate(nn.Module):
                 removed: torch.Tensor) -> torch.Tensor:  # fmt: skip
         feats = torch.stack([res_raw, res_den, removed], dim=-1).detach()
         feats = feats.clamp_min(1e-12).log10().float()
-        return torch.sigmoid(self.mlp(feats))[:, 0]
+        g = torch.sigmoid(self.mlp(feats))
+        return torch.cat([g[:, :1], 2.0 * g[:, 1:]], dim=1)
 
 
 class TemporalSkip(nn.Module):
@@ -149,20 +153,22 @@ class TemporalSkip(nn.Module):
     per sample over all its rows: ``batch`` samples of ``N / batch`` rows each, in order)
     and is initialized to return it. With ``gate`` as well, that prediction is the
     per-sample mix (:class:`ARGate`) of the AR predictions of ``x`` (denoised rows) and
-    ``raw`` (the rows before the denoiser).
+    ``raw`` (the rows before the denoiser). With ``correction`` (needs ``gate``), the model
+    calls :meth:`gated` instead: the skip is that mix itself (no learned map over the
+    history) and the gate's second output scales the model's correction per sample.
 
     Shapes:
         x, raw: [N, H, D] float32 (Re/Im interleaved) -> [N, F, D] float32
     """
 
     def __init__(self, history: int, horizon: int, ar_order: int | None = None,
-                 gate: bool = False) -> None:  # fmt: skip
+                 gate: bool = False, correction: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.horizon = horizon
         self.ar_order = ar_order
         extra = horizon if ar_order is not None else 0
         self.linear = nn.Linear(history + extra, horizon, bias=False)
-        self.gate = ARGate() if gate and ar_order is not None else None
+        self.gate = ARGate(correction=correction) if gate and ar_order is not None else None
         with torch.no_grad():
             self.linear.weight.zero_()
             if ar_order is None:
@@ -172,18 +178,27 @@ class TemporalSkip(nn.Module):
 
     def forward(self, x: torch.Tensor, batch: int, raw: torch.Tensor | None = None) -> torch.Tensor:
         if self.ar_order is not None:
-            n, _, d = x.shape
-            ar, res = self._ar(x, batch)
-            if self.gate is not None:
-                if raw is None:
-                    raise ValueError("a gated AR skip needs the rows before the denoiser (raw=)")
-                ar_raw, res_raw = self._ar(raw, batch)
-                removed = (raw - x).square().sum(dim=(1, 2)) / raw.square().sum(dim=(1, 2))
-                removed = removed.reshape(batch, -1).mean(1)  # per sample
-                g = self.gate(res_raw, res, removed).reshape(batch, 1, 1, 1, 1)
-                ar = g * ar_raw + (1.0 - g) * ar
-            x = torch.cat([x, ar.reshape(n, self.horizon, d)], dim=1)
+            ar = self._mix(x, batch, raw)[0] if self.gate is not None else self._ar(x, batch)[0]
+            x = torch.cat([x, ar.reshape(x.shape[0], self.horizon, x.shape[2])], dim=1)
         return self.linear(x.transpose(1, 2)).transpose(1, 2)
+
+    def gated(self, x: torch.Tensor, batch: int,
+              raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """The gated AR prediction [N, F, D] and the correction's gain [N, 1, 1]."""
+        ar, g = self._mix(x, batch, raw)
+        gain = g[:, 1].repeat_interleave(x.shape[0] // batch)[:, None, None]
+        return ar.reshape(x.shape[0], self.horizon, x.shape[2]), gain
+
+    def _mix(self, x: torch.Tensor, batch: int,
+             raw: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        if raw is None:
+            raise ValueError("a gated AR skip needs the rows before the denoiser (raw=)")
+        ar, res = self._ar(x, batch)
+        ar_raw, res_raw = self._ar(raw, batch)
+        removed = (raw - x).square().sum(dim=(1, 2)) / raw.square().sum(dim=(1, 2))
+        g = self.gate(res_raw, res, removed.reshape(batch, -1).mean(1))  # per sample
+        w = g[:, 0].reshape(batch, 1, 1, 1, 1)
+        return w * ar_raw + (1.0 - w) * ar, g
 
     def _ar(self, x: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """AR prediction [batch, N/batch, F, D/2, 2] (real view) and fit residual [batch]."""
@@ -194,13 +209,15 @@ class TemporalSkip(nn.Module):
         return torch.view_as_real(pred), fit.residual
 
 
-def make_skip(config: CSIModelConfig, gate: bool = False) -> TemporalSkip | None:
+def make_skip(config: CSIModelConfig, gate: bool = False,
+              correction: bool = False) -> TemporalSkip | None:  # fmt: skip
     """The temporal skip of a model, or ``None`` (switched off, or bands of different sizes).
 
     ``gate``: with ``ar_skip``, mix the AR predictions of the noisy and the denoised rows
-    (models with a denoiser)."""
+    (models with a denoiser); ``correction``: see :class:`TemporalSkip`."""
     same = config.num_in_subcarriers == config.num_out_subcarriers
     if not (config.temporal_skip and same):
         return None
     order = AR_SKIP_ORDER if config.ar_skip else None
-    return TemporalSkip(config.num_history, config.num_horizon, ar_order=order, gate=gate)
+    return TemporalSkip(config.num_history, config.num_horizon, ar_order=order, gate=gate,
+                        correction=correction)  # fmt: skip
