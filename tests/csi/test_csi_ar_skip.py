@@ -149,3 +149,28 @@ def test_csi4cast_gate_learns_from_the_loss_once_the_denoiser_acts() -> None:
 def test_ar_gate_without_ar_skip_is_refused() -> None:
     with pytest.raises(ConfigError, match="ar_gate"):
         CSI4CASTConfig(ar_gate=True)
+
+
+def test_gate_correction_can_leave_a_sample_to_the_ar_fit_of_the_noisy_rows() -> None:
+    h = _exponentials()
+    h_noisy = h + 0.05 * torch.randn(h.shape, dtype=torch.complex64,
+                                     generator=torch.Generator().manual_seed(5))  # fmt: skip
+    config = CSI4CASTConfig(ar_skip=True, ar_gate=True, gate_correction=True, **COMMON)
+    model = CSI4CAST(config).eval()
+    torch.nn.init.ones_(model.denoiser.post[1].weight)  # a denoiser that changes its input
+    with torch.no_grad():
+        model.skip.gate.mlp[2].bias.copy_(torch.tensor([30.0, -30.0]))  # noisy rows, no net
+        out = model(h_noisy[:, :, :16])
+        rows, scale = CSIRows().to_rows(h_noisy[:, :, :16])
+        assert _nmse(out, _ar_of_rows(rows, scale)) < 1e-10
+        model.skip.gate.mlp[2].bias.zero_()  # at the start: half-way mix, full correction
+        x_den = model.denoiser(rows)
+        ar, gain = model.skip.gated(x_den, 3, raw=rows)
+        assert torch.equal(gain, torch.ones_like(gain))
+        mix = 0.5 * (_ar_of_rows(x_den, scale) + _ar_of_rows(rows, scale))
+        assert _nmse(CSIRows().from_rows(ar, scale, 3), mix) < 1e-10
+
+
+def test_gate_correction_without_ar_gate_is_refused() -> None:
+    with pytest.raises(ConfigError, match="gate_correction"):
+        CSI4CASTConfig(ar_skip=True, gate_correction=True)
