@@ -31,6 +31,8 @@ Usage::
     $B --results b.json --models gru,lstm,csi-transformer --baseline-budget 15m
     python bench/csi_prediction.py --work W --duplex tdd --loss nmse-db --threads 2 \
         --model-set csi4cast:ar_skip=True --results bench/results/csi_prediction_arskip.json
+    # the gated variants (docs/benchmarks.md): add to every command
+    #   --model-set csi4cast:ar_gate=True [--model-set csi4cast:gate_correction=True]
 """
 
 from __future__ import annotations
