@@ -47,14 +47,14 @@ def _level(model, h: torch.Tensor, h_future: torch.Tensor, snr: float, gen) -> d
     def back(ar: torch.Tensor) -> torch.Tensor:
         return model.edge.from_rows(ar.reshape(rows.shape[0], -1, rows.shape[2]), scale, batch)
 
-    ar_den, res_den = skip._ar(den, batch)
-    ar_raw, res_raw = skip._ar(rows, batch)
+    if skip.gate is not None:
+        ar_den, ar_raw, g = skip.gate_parts(den, batch, rows)
+    else:
+        (ar_den, _), (ar_raw, _), g = skip._ar(den, batch), skip._ar(rows, batch), None
     out = {"snr_db": snr, "ar_noisy_rows": _nmse(back(ar_raw), h_future),
            "ar_denoised_rows": _nmse(back(ar_den), h_future),
            "model": _nmse(model(noisy), h_future)}  # fmt: skip
-    if skip.gate is not None:
-        removed = ((rows - den).square().sum((1, 2)) / rows.square().sum((1, 2)))
-        g = skip.gate(res_raw, res_den, removed.reshape(batch, -1).mean(1))
+    if g is not None:
         out["gate_noisy_rows_q10_50_90"] = _quantiles(g[:, 0])
         if g.shape[1] > 1:
             out["correction_gain_q10_50_90"] = _quantiles(g[:, 1])
@@ -70,8 +70,9 @@ def main() -> None:
     parser.add_argument("--results", type=Path, required=True)
     args = parser.parse_args()
     _, model, meta = load_run(args.run)
-    if getattr(model, "skip", None) is None or model.skip.ar_order is None:
-        parser.error(f"--run {args.run}: not a model with an AR skip (ar_skip=True)")
+    if meta["model"] != "csi4cast" or model.skip is None or model.skip.ar_order is None:
+        parser.error(f"--run {args.run}: not a csi4cast run with an AR skip (ar_skip=True); "
+                     f"it is a {meta['model']!r} run")  # fmt: skip
     data = H5Dataset(args.data, fields=("h_hist", "h_future"))
     batch = data.read_batch(range(0, len(data), args.stride))
     gen = torch.Generator().manual_seed(0)

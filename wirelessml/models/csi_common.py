@@ -189,14 +189,21 @@ class TemporalSkip(nn.Module):
         gain = g[:, 1].repeat_interleave(x.shape[0] // batch)[:, None, None]
         return ar.reshape(x.shape[0], self.horizon, x.shape[2]), gain
 
-    def _mix(self, x: torch.Tensor, batch: int,
-             raw: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    def gate_parts(self, x: torch.Tensor, batch: int,
+                   raw: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """What the gate mixes and its outputs: the AR predictions of ``x`` (denoised rows)
+        and of ``raw`` [batch, N/batch, F, D/2, 2] (real view), and the gates [batch, 1 or 2]."""
         if raw is None:
             raise ValueError("a gated AR skip needs the rows before the denoiser (raw=)")
         ar, res = self._ar(x, batch)
         ar_raw, res_raw = self._ar(raw, batch)
         removed = (raw - x).square().sum(dim=(1, 2)) / raw.square().sum(dim=(1, 2))
         g = self.gate(res_raw, res, removed.reshape(batch, -1).mean(1))  # per sample
+        return ar, ar_raw, g
+
+    def _mix(self, x: torch.Tensor, batch: int,
+             raw: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        ar, ar_raw, g = self.gate_parts(x, batch, raw)
         w = g[:, 0].reshape(batch, 1, 1, 1, 1)
         return w * ar_raw + (1.0 - w) * ar, g
 
