@@ -17,7 +17,7 @@ from wirelessml.models import (
     RNNPredictor,
 )
 from wirelessml.models.csi_common import CSIRows, TemporalSkip
-from wirelessml.nn.linear_prediction import ar_fit, ar_predict
+from wirelessml.nn.linear_prediction import ar_backtest, ar_fit, ar_predict
 
 COMMON = dict(num_in_subcarriers=12, num_out_subcarriers=12)
 
@@ -174,3 +174,39 @@ def test_gate_correction_can_leave_a_sample_to_the_ar_fit_of_the_noisy_rows() ->
 def test_gate_correction_without_ar_gate_is_refused() -> None:
     with pytest.raises(ConfigError, match="gate_correction"):
         CSI4CASTConfig(ar_skip=True, gate_correction=True)
+
+
+def test_ar_backtest_scores_an_order_by_how_it_predicts_the_held_out_snapshots() -> None:
+    h = _exponentials()[:, :, :16]  # 3 Dopplers per sample
+    assert float(ar_backtest(h, 4, order=4).max()) < 1e-8  # order 4 >= 3: exact
+    assert float(ar_backtest(h, 4, order=2).min()) > 1e-3  # order 2 < 3: cannot be
+    noisy = h + 0.1 * torch.randn(h.shape, dtype=torch.complex64,
+                                  generator=torch.Generator().manual_seed(6))  # fmt: skip
+    # against the noisy truth, the clean history's exact fit scores the noise floor
+    floor = (noisy - h)[:, :, -4:].abs().square().sum((1, 2, 3)) / noisy[:, :, -4:].abs(
+    ).square().sum((1, 2, 3))  # fmt: skip
+    scored = ar_backtest(h, 4, order=4, target=noisy[:, :, -4:])
+    assert torch.allclose(scored, floor.double(), rtol=1e-4)
+    with pytest.raises(ValueError, match="at least 6 snapshots"):
+        ar_backtest(h[:, :, :5], 4)
+
+
+def test_selecting_skip_takes_the_candidate_that_predicts_the_held_out_snapshots() -> None:
+    h = _exponentials()
+    clean, scale = CSIRows().to_rows(h[:, :, :16])
+    garbage = torch.randn(clean.shape, generator=torch.Generator().manual_seed(7))
+    skip = TemporalSkip(16, 4, ar_order=4, gate=True, correction=True, select=True)
+    with torch.no_grad():
+        # the "denoised" rows are garbage, the noisy ones clean: it must pick the latter
+        ar, gain = skip.gated(garbage, 3, raw=clean)
+    assert _nmse(CSIRows().from_rows(ar, scale, 3), h[:, :, 16:]) < 1e-6
+    assert gain.shape == (clean.shape[0], 1, 1)
+    # the choice is not differentiable, the chosen prediction is
+    rows = clean.clone().requires_grad_(True)
+    skip.gated(rows, 3, raw=clean)[0].sum().backward()
+    assert rows.grad is not None
+
+
+def test_ar_select_without_gate_correction_is_refused() -> None:
+    with pytest.raises(ConfigError, match="ar_select"):
+        CSI4CASTConfig(ar_skip=True, ar_gate=True, ar_select=True)

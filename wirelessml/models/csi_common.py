@@ -17,7 +17,7 @@ from torch import nn
 
 from wirelessml.config import check_field
 from wirelessml.nn.complex_edge import ChannelsToComplex, ComplexToChannels
-from wirelessml.nn.linear_prediction import ar_fit, ar_rollout
+from wirelessml.nn.linear_prediction import ar_fit, ar_rollout, ar_select
 
 __all__ = ["ARGate", "CSIModelConfig", "CSIRows", "TemporalSkip", "sinusoidal_positions"]
 
@@ -116,6 +116,9 @@ gradient through the solve bounded on nearly constant (slow) histories."""
 AR_SKIP_MAX_GAIN = 4.0
 """A sample whose AR roll-out has more than 4x (6 dB) its history's power falls back to
 repeating the last snapshot."""
+AR_SELECT_ORDERS = (2, 4, 6, 8)
+"""The AR orders ``ar_select`` chooses from, per sample (each fitted on the denoised and on
+the noisy rows)."""
 
 
 class ARGate(nn.Module):
@@ -155,17 +158,24 @@ class TemporalSkip(nn.Module):
     per-sample mix (:class:`ARGate`) of the AR predictions of ``x`` (denoised rows) and
     ``raw`` (the rows before the denoiser). With ``correction`` (needs ``gate``), the model
     calls :meth:`gated` instead: the skip is that mix itself (no learned map over the
-    history) and the gate's second output scales the model's correction per sample.
+    history) and the gate's second output scales the model's correction per sample. With
+    ``select`` (needs ``correction``), :meth:`gated` returns instead of the mix the
+    candidate with the lowest backtest error (:func:`ar_backtest` against the noisy rows)
+    among AR(p), p in :data:`AR_SELECT_ORDERS`, fitted on ``x`` and on ``raw``: the
+    classical per-sample order selection; the choice is not differentiable, the chosen
+    prediction is (through the denoiser). The gate's mix output is then unused.
 
     Shapes:
         x, raw: [N, H, D] float32 (Re/Im interleaved) -> [N, F, D] float32
     """
 
     def __init__(self, history: int, horizon: int, ar_order: int | None = None,
-                 gate: bool = False, correction: bool = False) -> None:  # fmt: skip
+                 gate: bool = False, correction: bool = False,
+                 select: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.horizon = horizon
         self.ar_order = ar_order
+        self.select = select
         extra = horizon if ar_order is not None else 0
         self.linear = nn.Linear(history + extra, horizon, bias=False)
         self.gate = ARGate(correction=correction) if gate and ar_order is not None else None
@@ -184,8 +194,10 @@ class TemporalSkip(nn.Module):
 
     def gated(self, x: torch.Tensor, batch: int,
               raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-        """The gated AR prediction [N, F, D] and the correction's gain [N, 1, 1]."""
+        """The gated (or selected) AR prediction [N, F, D] and the correction's gain [N, 1, 1]."""
         ar, g = self._mix(x, batch, raw)
+        if self.select:
+            ar = self._select(x, batch, raw)
         gain = g[:, 1].repeat_interleave(x.shape[0] // batch)[:, None, None]
         return ar.reshape(x.shape[0], self.horizon, x.shape[2]), gain
 
@@ -207,24 +219,36 @@ class TemporalSkip(nn.Module):
         w = g[:, 0].reshape(batch, 1, 1, 1, 1)
         return w * ar_raw + (1.0 - w) * ar, g
 
+    def _select(self, x: torch.Tensor, batch: int, raw: torch.Tensor) -> torch.Tensor:
+        """Per sample, the AR candidate with the lowest backtest error (real view)."""
+        rows = (_complex_rows(x, batch), _complex_rows(raw, batch))
+        pred, _ = ar_select(rows, self.horizon, orders=AR_SELECT_ORDERS, ridge=AR_SKIP_RIDGE,
+                            max_gain=AR_SKIP_MAX_GAIN, target=rows[1][:, :, -self.horizon :])  # fmt: skip
+        return torch.view_as_real(pred)
+
     def _ar(self, x: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """AR prediction [batch, N/batch, F, D/2, 2] (real view) and fit residual [batch]."""
-        n, t, d = x.shape
-        h = torch.view_as_complex(x.reshape(batch, n // batch, t, d // 2, 2).contiguous())
+        h = _complex_rows(x, batch)
         fit = ar_fit(h, order=self.ar_order, ridge=AR_SKIP_RIDGE)
         pred = ar_rollout(h, fit.coef, self.horizon, max_gain=AR_SKIP_MAX_GAIN)
         return torch.view_as_real(pred), fit.residual
 
 
-def make_skip(config: CSIModelConfig, gate: bool = False,
-              correction: bool = False) -> TemporalSkip | None:  # fmt: skip
+def _complex_rows(x: torch.Tensor, batch: int) -> torch.Tensor:
+    """Rows [N, T, D] (Re/Im interleaved) -> [batch, N/batch, T, D/2] complex."""
+    n, t, d = x.shape
+    return torch.view_as_complex(x.reshape(batch, n // batch, t, d // 2, 2).contiguous())
+
+
+def make_skip(config: CSIModelConfig, gate: bool = False, correction: bool = False,
+              select: bool = False) -> TemporalSkip | None:  # fmt: skip
     """The temporal skip of a model, or ``None`` (switched off, or bands of different sizes).
 
     ``gate``: with ``ar_skip``, mix the AR predictions of the noisy and the denoised rows
-    (models with a denoiser); ``correction``: see :class:`TemporalSkip`."""
+    (models with a denoiser); ``correction``, ``select``: see :class:`TemporalSkip`."""
     same = config.num_in_subcarriers == config.num_out_subcarriers
     if not (config.temporal_skip and same):
         return None
     order = AR_SKIP_ORDER if config.ar_skip else None
     return TemporalSkip(config.num_history, config.num_horizon, ar_order=order, gate=gate,
-                        correction=correction)  # fmt: skip
+                        correction=correction, select=select)  # fmt: skip

@@ -8,11 +8,12 @@ skip of the learned CSI predictors (``ar_skip``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 
-__all__ = ["ARFit", "ar_fit", "ar_predict", "ar_rollout"]
+__all__ = ["ARFit", "ar_backtest", "ar_fit", "ar_predict", "ar_rollout", "ar_select"]
 
 
 class ARFit(NamedTuple):
@@ -84,16 +85,24 @@ def ar_fit(h_hist: torch.Tensor, *, order: int = 4, ridge: float = 1e-9) -> ARFi
     if steps < 2:
         one = torch.ones(batch, 1, dtype=x.dtype, device=x.device)
         return ARFit(one, one.real.squeeze(1))
-    # Regressors [batch, series, rows, p]: x[t-1], ..., x[t-p] for t = p .. steps-1.
-    phi = torch.stack([x[:, :, p - i : steps - i] for i in range(1, p + 1)], dim=-1)
-    phi = phi.reshape(batch, -1, p)
-    y = x[:, :, p:].reshape(batch, -1)
-    gram = phi.mH @ phi  # [batch, p, p]
+    # The normal equations from the lag products m[a, b] = sum over series of conj(x[a]) x[b]
+    # ([batch, T, T]): with regressors x[t-1], ..., x[t-p] for t = p .. steps-1, the Gram
+    # matrix is sum_t m[t-i, t-j] and the right-hand side sum_t m[t-i, t]; no [rows, p]
+    # regressor matrix is built, so every order costs the same small [T, T] product.
+    m = x.mH @ x
+    t = torch.arange(p, steps, device=x.device)
+    lag = torch.arange(1, p + 1, device=x.device)
+    gram = m[:, t[None, None, :] - lag[:, None, None], t[None, None, :] - lag[None, :, None]]
+    gram = gram.sum(-1)  # [batch, p, p]
+    rhs = m[:, t[None, :] - lag[:, None], t[None, :]].sum(-1)  # [batch, p]
+    power = m[:, t, t].real.sum(-1)  # sum |y|^2
     load = gram.diagonal(dim1=1, dim2=2).real.mean(dim=1).clamp_min(1e-30) * ridge
-    gram = gram + load[:, None, None] * torch.eye(p, dtype=gram.dtype, device=gram.device)
-    coef = torch.linalg.solve(gram, (phi.mH @ y[..., None]))[..., 0]  # [batch, p]
-    err = (y - (phi @ coef[..., None])[..., 0]).abs().square().sum(-1)
-    return ARFit(coef, err / y.abs().square().sum(-1).clamp_min(1e-30))
+    eye = torch.eye(p, dtype=gram.dtype, device=gram.device)
+    coef = torch.linalg.solve(gram + load[:, None, None] * eye, rhs[..., None])[..., 0]
+    # |y - phi c|^2 = |y|^2 - 2 Re(c^H rhs) + c^H gram c
+    fit_power = (coef.conj()[:, None, :] @ gram @ coef[..., None])[:, 0, 0].real
+    err = (power - 2.0 * (coef.conj() * rhs).sum(-1).real + fit_power).clamp_min(0.0)
+    return ARFit(coef, err / power.clamp_min(1e-30))
 
 
 def ar_rollout(h_hist: torch.Tensor, coef: torch.Tensor, num_horizon: int, *,
@@ -117,3 +126,54 @@ def ar_rollout(h_hist: torch.Tensor, coef: torch.Tensor, num_horizon: int, *,
         last = h_hist[:, :, -1:].to(pred.dtype).expand_as(pred)
         pred = torch.where(unstable[:, None, None, None], last, pred)
     return pred.to(h_hist.dtype)
+
+
+def ar_backtest(h_hist: torch.Tensor, num_horizon: int, *, order: int = 4, ridge: float = 1e-9,
+                max_gain: float | None = None,
+                target: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """How well AR(``order``) predicts this sample: fitted on all but the last ``num_horizon``
+    snapshots of ``h_hist``, it predicts those, and the error is normalized per sample,
+    :math:`\\sum |\\hat h - h|^2 / \\sum |h|^2` over the held-out snapshots.
+
+    The held-out truth is ``target`` (e.g. the noisy snapshots when ``h_hist`` is a denoised
+    copy, so that candidates fitted on different rows are scored alike) or by default the
+    history's own last snapshots. On noisy snapshots the error has a floor of about 1/SNR,
+    the same for every candidate. Needs ``num_horizon + 2`` snapshots at least.
+
+    Shapes:
+        h_hist: [batch, A, T, K]; target: [batch, A, num_horizon, K] -> [batch] float64
+    """
+    steps = h_hist.shape[2]
+    if steps < num_horizon + 2:
+        raise ValueError(f"a backtest over {num_horizon} snapshots needs at least "
+                         f"{num_horizon + 2} snapshots of history, got {steps}")  # fmt: skip
+    truth = h_hist[:, :, -num_horizon:] if target is None else target
+    pred = ar_predict(h_hist[:, :, :-num_horizon], num_horizon, order=order, ridge=ridge,
+                      max_gain=max_gain)  # fmt: skip
+    err = (pred.to(torch.complex128) - truth.to(torch.complex128)).abs().square().sum(dim=(1, 2, 3))
+    return err / truth.to(torch.complex128).abs().square().sum(dim=(1, 2, 3)).clamp_min(1e-30)
+
+
+def ar_select(histories: Sequence[torch.Tensor], num_horizon: int, *,
+              orders: Sequence[int] = (2, 4, 6, 8), ridge: float = 1e-9,
+              max_gain: float | None = None,
+              target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Per-sample order selection: of the AR(p) predictions (p in ``orders``) of each of
+    ``histories`` (e.g. a noisy and a denoised copy), each sample gets the one with the
+    lowest :func:`ar_backtest` error against ``target`` (default: the first history's last
+    ``num_horizon`` snapshots). The choice is made without gradient; the chosen prediction
+    keeps its gradient.
+
+    Returns:
+        The prediction [batch, A, num_horizon, K] and the chosen candidate's index [batch]
+        (history-major: ``index = history * len(orders) + order position``).
+    """
+    truth = histories[0][:, :, -num_horizon:] if target is None else target
+    kw = {"ridge": ridge, "max_gain": max_gain}
+    with torch.no_grad():
+        err = torch.stack([ar_backtest(h, num_horizon, order=p, target=truth, **kw)
+                           for h in histories for p in orders], dim=1)  # fmt: skip
+    pick = err.argmin(dim=1)
+    preds = torch.stack([ar_predict(h, num_horizon, order=p, **kw)
+                         for h in histories for p in orders], dim=1)  # fmt: skip
+    return preds[torch.arange(pick.shape[0], device=pick.device), pick], pick
