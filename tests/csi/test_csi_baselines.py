@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from wirelessml.errors import ConfigError
-from wirelessml.tasks.csi_baselines import ARPredictor, NoPrediction, ar_predict
+from wirelessml.nn.linear_prediction import ar_select
+from wirelessml.tasks.csi_baselines import ARPredictor, ARSelectPredictor, NoPrediction, ar_predict
 
 
 def _exponentials(num: int) -> torch.Tensor:
@@ -43,3 +44,14 @@ def test_no_prediction_repeats_the_last_snapshot() -> None:
 def test_classical_fdd_needs_equal_bands() -> None:
     with pytest.raises(ConfigError, match="as many target subcarriers"):
         ARPredictor(4, 10)(_exponentials(1)[:, :, :16])
+
+
+def test_ar_select_picks_per_sample_an_order_that_fits() -> None:
+    h = _exponentials(3)  # 3 Dopplers: orders 2 cannot, 4, 6, 8 can
+    _, pick = ar_select([h[:, :, :16]], 4, orders=(2, 4, 6, 8))
+    assert bool((pick >= 1).all())
+    pred = ARSelectPredictor(4, 12)(h[:, :, :16])
+    err = (pred - h[:, :, 16:]).abs().square().sum() / h[:, :, 16:].abs().square().sum()
+    assert float(err) < 1e-6
+    with pytest.raises(ConfigError, match="as many target subcarriers"):
+        ARSelectPredictor(4, 10)(h[:, :, :16])

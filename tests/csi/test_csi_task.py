@@ -70,7 +70,7 @@ def test_train_and_evaluate_the_protocol(run) -> None:
               for c in ("regular", "robustness", "generalization")}  # fmt: skip
     assert counts == {"regular": 8, "robustness": 12, "generalization": 8}
     row = report["scenarios"][0]
-    assert set(row["results"]) == {"csi4cast (run)", "no-prediction", "ar"}
+    assert set(row["results"]) == {"csi4cast (run)", "no-prediction", "ar", "ar-select"}
     assert len(row["results"]["ar"]["nmse_db_steps"]) == 4
     shares = [report["summary"]["regular"][lb]["share_best"] for lb in row["results"]]
     assert abs(sum(shares) - 1.0) < 1e-9

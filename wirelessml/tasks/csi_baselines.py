@@ -6,6 +6,10 @@
   they share the recursion), then run forward ``num_horizon`` steps. With the sample's
   own correlation estimates this is the Wiener (linear MMSE) one-step predictor; a sum
   of at most ``p`` complex exponentials in time is predicted exactly.
+- ``ar-select``: the same fit with the order chosen **per sample** from 2, 4, 6, 8: the
+  order that best predicts the history's last ``num_horizon`` snapshots from the ones
+  before (a backtest, :func:`~wirelessml.nn.linear_prediction.ar_select`). High orders
+  resolve more Doppler components at high SNR; low orders overfit less noise.
 
 For FDD (a DL target from the UL history), both predict the UL future and hand it over
 as the DL estimate, which needs as many DL as UL subcarriers: the classical answer when
@@ -17,9 +21,12 @@ from __future__ import annotations
 import torch
 
 from wirelessml.errors import ConfigError
-from wirelessml.nn.linear_prediction import ar_predict
+from wirelessml.nn.linear_prediction import ar_predict, ar_select
 
-__all__ = ["ARPredictor", "NoPrediction", "ar_predict"]
+__all__ = ["ARPredictor", "ARSelectPredictor", "NoPrediction", "ar_predict"]
+
+SELECT_ORDERS = (2, 4, 6, 8)
+"""The orders ``ar-select`` chooses from."""
 
 
 class _Classical:
@@ -57,3 +64,12 @@ class ARPredictor(_Classical):
     def __call__(self, h_hist: torch.Tensor) -> torch.Tensor:
         self._check(h_hist)
         return ar_predict(h_hist, self.num_horizon, order=self.order)
+
+
+class ARSelectPredictor(_Classical):
+    """Per-sample AR predictor whose order (from :data:`SELECT_ORDERS`) is chosen per sample
+    by a backtest on the history's last ``num_horizon`` snapshots; see :func:`ar_select`."""
+
+    def __call__(self, h_hist: torch.Tensor) -> torch.Tensor:
+        self._check(h_hist)
+        return ar_select([h_hist], self.num_horizon, orders=SELECT_ORDERS)[0]

@@ -40,7 +40,7 @@ from wirelessml.datasets import read_info
 from wirelessml.errors import ConfigError
 from wirelessml.registry import register_task
 from wirelessml.tasks.channel_estimation import breakdown, cells
-from wirelessml.tasks.csi_baselines import ARPredictor, NoPrediction
+from wirelessml.tasks.csi_baselines import ARPredictor, ARSelectPredictor, NoPrediction
 from wirelessml.tasks.csi_noise import awgn
 
 __all__ = [
@@ -135,7 +135,7 @@ class CSIPredictionTask:
     fields: tuple[str, ...] = ("h_hist", "h_future", *CONDITIONS)
     eval_fields = fields
     metric_definitions = METRIC_DEFINITIONS
-    baselines: tuple[str, ...] = ("no-prediction", "ar")
+    baselines: tuple[str, ...] = ("no-prediction", "ar", "ar-select")
     protocol = "csi-rrg"
     """Evaluated by :mod:`wirelessml.evaluate.csi_protocol` (regular/robustness/generalization)."""
     losses: tuple[str, ...] = ("nmse", "nmse-db")
@@ -148,9 +148,8 @@ class CSIPredictionTask:
                               f"{', '.join(self.baselines)}")  # fmt: skip
         spec = info.fields["h_future"]
         horizon, k_out = spec.shape[1], spec.shape[2]
-        return (
-            NoPrediction(horizon, k_out) if name == "no-prediction" else ARPredictor(horizon, k_out)
-        )
+        kinds = {"no-prediction": NoPrediction, "ar": ARPredictor, "ar-select": ARSelectPredictor}
+        return kinds[name](horizon, k_out)
 
     def predict(self, estimator: Any, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """``h_hat`` of a trained model or of a baseline on a batch."""
