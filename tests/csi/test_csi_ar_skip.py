@@ -17,7 +17,7 @@ from wirelessml.models import (
     RNNPredictor,
 )
 from wirelessml.models.csi_common import CSIRows, TemporalSkip
-from wirelessml.nn.linear_prediction import ar_backtest, ar_fit, ar_predict
+from wirelessml.nn.linear_prediction import ar_backtest, ar_candidates, ar_fit, ar_predict
 
 COMMON = dict(num_in_subcarriers=12, num_out_subcarriers=12)
 
@@ -210,3 +210,29 @@ def test_selecting_skip_takes_the_candidate_that_predicts_the_held_out_snapshots
 def test_ar_select_without_gate_correction_is_refused() -> None:
     with pytest.raises(ConfigError, match="ar_select"):
         CSI4CASTConfig(ar_skip=True, ar_gate=True, ar_select=True)
+
+
+def test_learned_selection_starts_as_a_soft_minimum_and_learns() -> None:
+    h = _exponentials()
+    clean, scale = CSIRows().to_rows(h[:, :, :16])
+    noisy = clean + 0.3 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(8))
+    hard = TemporalSkip(16, 4, ar_order=4, gate=True, correction=True, select=True)
+    soft = TemporalSkip(16, 4, ar_order=4, gate=True, correction=True, select=True,
+                        select_gate=True)  # fmt: skip
+    with torch.no_grad():
+        soft.selector.log_beta.fill_(math.log(1e4))  # a very sharp soft minimum: the hard one
+        assert _nmse(soft.gated(clean, 3, raw=noisy)[0], hard.gated(clean, 3, raw=noisy)[0]) < 1e-10
+        soft.selector.log_beta.fill_(math.log(1e-9))  # flat: the candidates' mean
+        rows = [CSIRows().from_rows(r, torch.ones_like(scale), 3) for r in (clean, noisy)]
+        preds, _ = ar_candidates(rows, 4, orders=(2, 4, 6, 8), ridge=1e-6, max_gain=4.0)
+        flat = CSIRows().from_rows(soft.gated(clean, 3, raw=noisy)[0], torch.ones_like(scale), 3)
+        assert _nmse(flat, preds.mean(1)) < 1e-10
+    soft.selector.log_beta.data.fill_(math.log(4.0))
+    soft.gated(clean, 3, raw=noisy)[0].square().sum().backward()
+    assert float(soft.selector.log_beta.grad.abs()) > 0
+    assert float(soft.selector.mlp[2].bias.grad.abs().sum()) > 0
+
+
+def test_select_gate_without_ar_select_is_refused() -> None:
+    with pytest.raises(ConfigError, match="select_gate"):
+        CSI4CASTConfig(ar_skip=True, ar_gate=True, gate_correction=True, select_gate=True)

@@ -109,6 +109,10 @@ class CSI4CASTConfig(CSIModelConfig):
     generalization cells about as well as that whole model (mean cell NMSE -8.75 against
     -8.76 dB at 25 dB SNR, -4.83 against -4.72 dB at 0 dB).
 
+    ``select_gate`` (default ``False``; needs ``ar_select``): a learned soft choice
+    (:class:`~wirelessml.models.csi_common.SelectGate`) replaces the hard one, started as
+    a soft minimum of the backtest errors.
+
     Examples:
         >>> CSI4CASTConfig.paper().arch()["d_model"], CSI4CASTConfig.cpu().arch()["d_model"]
         (768, 128)
@@ -133,6 +137,7 @@ class CSI4CASTConfig(CSIModelConfig):
     ar_gate: bool = False
     gate_correction: bool = False
     ar_select: bool = False
+    select_gate: bool = False
 
     def __post_init__(self) -> None:
         self._check_data()
@@ -148,6 +153,10 @@ class CSI4CASTConfig(CSIModelConfig):
                     "True or False")  # fmt: skip
         check_field(not self.ar_select or self.gate_correction, self, "ar_select",
                     self.ar_select, "False when gate_correction=False")  # fmt: skip
+        check_field(isinstance(self.select_gate, bool), self, "select_gate", self.select_gate,
+                    "True or False")  # fmt: skip
+        check_field(not self.select_gate or self.ar_select, self, "select_gate",
+                    self.select_gate, "False when ar_select=False")  # fmt: skip
         arch = self.arch()
         for name in _ARCH:
             value = arch[name]
@@ -333,7 +342,7 @@ class CSI4CAST(nn.Module):
         self.head = nn.Linear(d, d_out)
         self.time_out = nn.Linear(h, f)
         self.skip = make_skip(config, gate=config.ar_gate, correction=config.gate_correction,
-                              select=config.ar_select)  # fmt: skip
+                              select=config.ar_select, select_gate=config.select_gate)  # fmt: skip
 
     def forward(self, h_hist: torch.Tensor) -> torch.Tensor:
         x, scale = self.edge.to_rows(h_hist)  # [N, H, 2K]

@@ -17,7 +17,7 @@ from torch import nn
 
 from wirelessml.config import check_field
 from wirelessml.nn.complex_edge import ChannelsToComplex, ComplexToChannels
-from wirelessml.nn.linear_prediction import ar_fit, ar_rollout, ar_select
+from wirelessml.nn.linear_prediction import ar_candidates, ar_fit, ar_rollout, ar_select
 
 __all__ = ["ARGate", "CSIModelConfig", "CSIRows", "TemporalSkip", "sinusoidal_positions"]
 
@@ -149,6 +149,33 @@ class ARGate(nn.Module):
         return torch.cat([g[:, :1], 2.0 * g[:, 1:]], dim=1)
 
 
+class SelectGate(nn.Module):
+    """Per-sample softmax weights over AR candidates, from their backtest errors ``err``
+    and the power the denoiser removed (log10, not back-propagated): logits
+    ``-beta * ln(err) + mlp(features)``, with ``beta`` learned (started at ``sharpness``)
+    and the MLP's last layer started at zero. So it starts as a soft minimum of the
+    backtest errors: near the hard choice where they differ by decades (high SNR), near
+    the candidates' mean where noise makes them alike (low SNR); then it learns.
+
+    Shapes:
+        err: [batch, C], removed: [batch] -> weights [batch, C] (sum 1)
+    """
+
+    def __init__(self, num_candidates: int, hidden: int = 32, sharpness: float = 4.0) -> None:
+        super().__init__()
+        self.log_beta = nn.Parameter(torch.tensor(math.log(sharpness)))
+        self.mlp = nn.Sequential(nn.Linear(num_candidates + 1, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, num_candidates))  # fmt: skip
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+
+    def forward(self, err: torch.Tensor, removed: torch.Tensor) -> torch.Tensor:
+        log_err = err.detach().clamp_min(1e-12).log10().float()
+        feats = torch.cat([log_err, removed.detach().clamp_min(1e-12).log10().float()[:, None]], 1)
+        logits = -self.log_beta.exp() * math.log(10.0) * log_err + self.mlp(feats)
+        return torch.softmax(logits, dim=1)
+
+
 class TemporalSkip(nn.Module):
     """A linear map over time of the (scaled) input rows, initialized to repeat the last one.
 
@@ -163,7 +190,9 @@ class TemporalSkip(nn.Module):
     candidate with the lowest backtest error (:func:`ar_backtest` against the noisy rows)
     among AR(p), p in :data:`AR_SELECT_ORDERS`, fitted on ``x`` and on ``raw``: the
     classical per-sample order selection; the choice is not differentiable, the chosen
-    prediction is (through the denoiser). The gate's mix output is then unused.
+    prediction is (through the denoiser). The gate's mix output is then unused. With
+    ``select_gate`` as well, the hard choice becomes the learned soft one of
+    :class:`SelectGate`.
 
     Shapes:
         x, raw: [N, H, D] float32 (Re/Im interleaved) -> [N, F, D] float32
@@ -171,11 +200,12 @@ class TemporalSkip(nn.Module):
 
     def __init__(self, history: int, horizon: int, ar_order: int | None = None,
                  gate: bool = False, correction: bool = False,
-                 select: bool = False) -> None:  # fmt: skip
+                 select: bool = False, select_gate: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.horizon = horizon
         self.ar_order = ar_order
         self.select = select
+        self.selector = SelectGate(2 * len(AR_SELECT_ORDERS)) if select and select_gate else None
         extra = horizon if ar_order is not None else 0
         self.linear = nn.Linear(history + extra, horizon, bias=False)
         self.gate = ARGate(correction=correction) if gate and ar_order is not None else None
@@ -209,8 +239,7 @@ class TemporalSkip(nn.Module):
             raise ValueError("a gated AR skip needs the rows before the denoiser (raw=)")
         ar, res = self._ar(x, batch)
         ar_raw, res_raw = self._ar(raw, batch)
-        removed = (raw - x).square().sum(dim=(1, 2)) / raw.square().sum(dim=(1, 2))
-        g = self.gate(res_raw, res, removed.reshape(batch, -1).mean(1))  # per sample
+        g = self.gate(res_raw, res, _removed_power(x, raw, batch))
         return ar, ar_raw, g
 
     def _mix(self, x: torch.Tensor, batch: int,
@@ -222,9 +251,13 @@ class TemporalSkip(nn.Module):
     def _select(self, x: torch.Tensor, batch: int, raw: torch.Tensor) -> torch.Tensor:
         """Per sample, the AR candidate with the lowest backtest error (real view)."""
         rows = (_complex_rows(x, batch), _complex_rows(raw, batch))
-        pred, _ = ar_select(rows, self.horizon, orders=AR_SELECT_ORDERS, ridge=AR_SKIP_RIDGE,
-                            max_gain=AR_SKIP_MAX_GAIN, target=rows[1][:, :, -self.horizon :])  # fmt: skip
-        return torch.view_as_real(pred)
+        kw = {"orders": AR_SELECT_ORDERS, "ridge": AR_SKIP_RIDGE, "max_gain": AR_SKIP_MAX_GAIN,
+              "target": rows[1][:, :, -self.horizon :]}  # fmt: skip
+        if self.selector is None:
+            return torch.view_as_real(ar_select(rows, self.horizon, **kw)[0])
+        preds, err = ar_candidates(rows, self.horizon, **kw)
+        w = self.selector(err, _removed_power(x, raw, batch))
+        return torch.view_as_real((w[:, :, None, None, None].to(preds.dtype) * preds).sum(1))
 
     def _ar(self, x: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """AR prediction [batch, N/batch, F, D/2, 2] (real view) and fit residual [batch]."""
@@ -234,6 +267,12 @@ class TemporalSkip(nn.Module):
         return torch.view_as_real(pred), fit.residual
 
 
+def _removed_power(x: torch.Tensor, raw: torch.Tensor, batch: int) -> torch.Tensor:
+    """Per sample [batch]: the mean over its rows of the share of power the denoiser removed."""
+    removed = (raw - x).square().sum(dim=(1, 2)) / raw.square().sum(dim=(1, 2))
+    return removed.reshape(batch, -1).mean(1)
+
+
 def _complex_rows(x: torch.Tensor, batch: int) -> torch.Tensor:
     """Rows [N, T, D] (Re/Im interleaved) -> [batch, N/batch, T, D/2] complex."""
     n, t, d = x.shape
@@ -241,14 +280,15 @@ def _complex_rows(x: torch.Tensor, batch: int) -> torch.Tensor:
 
 
 def make_skip(config: CSIModelConfig, gate: bool = False, correction: bool = False,
-              select: bool = False) -> TemporalSkip | None:  # fmt: skip
+              select: bool = False, select_gate: bool = False) -> TemporalSkip | None:  # fmt: skip
     """The temporal skip of a model, or ``None`` (switched off, or bands of different sizes).
 
     ``gate``: with ``ar_skip``, mix the AR predictions of the noisy and the denoised rows
-    (models with a denoiser); ``correction``, ``select``: see :class:`TemporalSkip`."""
+    (models with a denoiser); ``correction``, ``select``, ``select_gate``: see
+    :class:`TemporalSkip`."""
     same = config.num_in_subcarriers == config.num_out_subcarriers
     if not (config.temporal_skip and same):
         return None
     order = AR_SKIP_ORDER if config.ar_skip else None
     return TemporalSkip(config.num_history, config.num_horizon, ar_order=order, gate=gate,
-                        correction=correction, select=select)  # fmt: skip
+                        correction=correction, select=select, select_gate=select_gate)  # fmt: skip

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["ARFit", "ar_backtest", "ar_fit", "ar_predict", "ar_rollout", "ar_select"]
+__all__ = ["ARFit", "ar_backtest", "ar_candidates", "ar_fit", "ar_predict", "ar_rollout", "ar_select"]
 
 
 class ARFit(NamedTuple):
@@ -154,26 +154,40 @@ def ar_backtest(h_hist: torch.Tensor, num_horizon: int, *, order: int = 4, ridge
     return err / truth.to(torch.complex128).abs().square().sum(dim=(1, 2, 3)).clamp_min(1e-30)
 
 
-def ar_select(histories: Sequence[torch.Tensor], num_horizon: int, *,
-              orders: Sequence[int] = (2, 4, 6, 8), ridge: float = 1e-9,
-              max_gain: float | None = None,
-              target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """Per-sample order selection: of the AR(p) predictions (p in ``orders``) of each of
-    ``histories`` (e.g. a noisy and a denoised copy), each sample gets the one with the
-    lowest :func:`ar_backtest` error against ``target`` (default: the first history's last
-    ``num_horizon`` snapshots). The choice is made without gradient; the chosen prediction
-    keeps its gradient.
+def ar_candidates(histories: Sequence[torch.Tensor], num_horizon: int, *,
+                  orders: Sequence[int] = (2, 4, 6, 8), ridge: float = 1e-9,
+                  max_gain: float | None = None,
+                  target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """The AR(p) predictions (p in ``orders``) of each of ``histories`` and their
+    :func:`ar_backtest` errors against ``target`` (default: the first history's last
+    ``num_horizon`` snapshots; computed without gradient), history-major: candidate
+    ``history * len(orders) + order position``.
 
-    Returns:
-        The prediction [batch, A, num_horizon, K] and the chosen candidate's index [batch]
-        (history-major: ``index = history * len(orders) + order position``).
+    Shapes:
+        histories: each [batch, A, T, K] -> [batch, C, A, num_horizon, K] and [batch, C]
     """
     truth = histories[0][:, :, -num_horizon:] if target is None else target
     kw = {"ridge": ridge, "max_gain": max_gain}
     with torch.no_grad():
         err = torch.stack([ar_backtest(h, num_horizon, order=p, target=truth, **kw)
                            for h in histories for p in orders], dim=1)  # fmt: skip
-    pick = err.argmin(dim=1)
     preds = torch.stack([ar_predict(h, num_horizon, order=p, **kw)
                          for h in histories for p in orders], dim=1)  # fmt: skip
+    return preds, err
+
+
+def ar_select(histories: Sequence[torch.Tensor], num_horizon: int, *,
+              orders: Sequence[int] = (2, 4, 6, 8), ridge: float = 1e-9,
+              max_gain: float | None = None,
+              target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Per-sample order selection: of the :func:`ar_candidates` (e.g. of a noisy and a
+    denoised copy of the history), each sample gets the one with the lowest backtest error.
+    The choice is made without gradient; the chosen prediction keeps its gradient.
+
+    Returns:
+        The prediction [batch, A, num_horizon, K] and the chosen candidate's index [batch].
+    """
+    preds, err = ar_candidates(histories, num_horizon, orders=orders, ridge=ridge,
+                               max_gain=max_gain, target=target)  # fmt: skip
+    pick = err.argmin(dim=1)
     return preds[torch.arange(pick.shape[0], device=pick.device), pick], pick
