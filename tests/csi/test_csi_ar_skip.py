@@ -92,6 +92,12 @@ def test_ar_skip_without_temporal_skip_is_refused() -> None:
         RNNConfig(ar_skip=True, temporal_skip=False)
 
 
+def test_ar_skip_needs_bands_of_equal_width() -> None:
+    with pytest.raises(ConfigError, match="ar_skip.*12 subcarriers.*10"):
+        RNNConfig(ar_skip=True, num_in_subcarriers=10, num_out_subcarriers=12)
+    assert RNNPredictor(RNNConfig(num_in_subcarriers=10, num_out_subcarriers=12)).skip is None
+
+
 def test_ar_fit_residual_tells_the_noise_level() -> None:
     h = _exponentials()[:, :, :16]
     gen = torch.Generator().manual_seed(2)

@@ -71,6 +71,11 @@ class CSIModelConfig:
             value = getattr(self, name)
             check_field(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
                         self, name, value, "an integer >= 1")  # fmt: skip
+        check_field(not self.ar_skip or self.num_in_subcarriers == self.num_out_subcarriers,
+                    self, "ar_skip", self.ar_skip,
+                    f"False when the target band ({self.num_out_subcarriers} subcarriers) is not "
+                    f"as wide as the history's ({self.num_in_subcarriers}): the AR prediction "
+                    "of the history is the skip's output")  # fmt: skip
 
 
 class CSIRows(nn.Module):
