@@ -242,3 +242,19 @@ def test_learned_selection_starts_as_a_soft_minimum_and_learns() -> None:
 def test_select_gate_without_ar_select_is_refused() -> None:
     with pytest.raises(ConfigError, match="select_gate"):
         CSI4CASTConfig(ar_skip=True, ar_gate=True, gate_correction=True, select_gate=True)
+
+
+def test_shrinking_selector_starts_at_scale_one_and_can_shrink() -> None:
+    h = _exponentials()
+    clean, scale = CSIRows().to_rows(h[:, :, :16])
+    plain = TemporalSkip(16, 4, ar_order=4, gate=True, correction=True, select=True,
+                         select_gate=True)  # fmt: skip
+    shrink = TemporalSkip(16, 4, ar_order=4, gate=True, correction=True, select=True,
+                          select_gate=True, shrink=True)  # fmt: skip
+    with torch.no_grad():
+        assert _nmse(shrink.gated(clean, 3, raw=clean)[0], plain.gated(clean, 3, raw=clean)[0]) < 1e-12
+        shrink.selector.mlp[2].bias[-1] = -1e4  # scale 2 * sigmoid(-inf) = 0
+        assert float(shrink.gated(clean, 3, raw=clean)[0].abs().max()) == 0.0
+    with pytest.raises(ConfigError, match="select_shrink"):
+        CSI4CASTConfig(ar_skip=True, ar_gate=True, gate_correction=True, ar_select=True,
+                       select_shrink=True)  # fmt: skip

@@ -112,7 +112,10 @@ class CSI4CASTConfig(CSIModelConfig):
 
     ``select_gate`` (default ``False``; needs ``ar_select``): a learned soft choice
     (:class:`~wirelessml.models.csi_common.SelectGate`) replaces the hard one, started as
-    a soft minimum of the backtest errors.
+    a soft minimum of the backtest errors. ``select_shrink`` (needs ``select_gate``): the
+    selector also scales the skip per sample (in (0, 2), started at 1), so that the model
+    can shrink the extrapolation of a sample it cannot predict (fast UEs): the network's
+    correction is computed without seeing the skip and cannot do it.
 
     Examples:
         >>> CSI4CASTConfig.paper().arch()["d_model"], CSI4CASTConfig.cpu().arch()["d_model"]
@@ -139,6 +142,7 @@ class CSI4CASTConfig(CSIModelConfig):
     gate_correction: bool = False
     ar_select: bool = False
     select_gate: bool = False
+    select_shrink: bool = False
 
     def __post_init__(self) -> None:
         self._check_data()
@@ -158,6 +162,10 @@ class CSI4CASTConfig(CSIModelConfig):
                     "True or False")  # fmt: skip
         check_field(not self.select_gate or self.ar_select, self, "select_gate",
                     self.select_gate, "False when ar_select=False")  # fmt: skip
+        check_field(isinstance(self.select_shrink, bool), self, "select_shrink",
+                    self.select_shrink, "True or False")  # fmt: skip
+        check_field(not self.select_shrink or self.select_gate, self, "select_shrink",
+                    self.select_shrink, "False when select_gate=False")  # fmt: skip
         arch = self.arch()
         for name in _ARCH:
             value = arch[name]
@@ -343,7 +351,8 @@ class CSI4CAST(nn.Module):
         self.head = nn.Linear(d, d_out)
         self.time_out = nn.Linear(h, f)
         self.skip = make_skip(config, gate=config.ar_gate, correction=config.gate_correction,
-                              select=config.ar_select, select_gate=config.select_gate)  # fmt: skip
+                              select=config.ar_select, select_gate=config.select_gate,
+                              shrink=config.select_shrink)  # fmt: skip
 
     def forward(self, h_hist: torch.Tensor) -> torch.Tensor:
         x, scale = self.edge.to_rows(h_hist)  # [N, H, 2K]

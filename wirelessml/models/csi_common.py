@@ -160,25 +160,34 @@ class SelectGate(nn.Module):
     ``-beta * ln(err) + mlp(features)``, with ``beta`` learned (started at ``sharpness``)
     and the MLP's last layer started at zero. So it starts as a soft minimum of the
     backtest errors: near the hard choice where they differ by decades (high SNR), near
-    the candidates' mean where noise makes them alike (low SNR); then it learns.
+    the candidates' mean where noise makes them alike (low SNR); then it learns. With
+    ``shrink``, a further output in (0, 2), started at 1, scales the mixed prediction: a
+    sample whose history predicts its own last snapshots badly (fast UEs) is better
+    predicted by a shrunk extrapolation (the MMSE scale of a prediction whose error is
+    uncorrelated with the truth is 1 / (1 + NMSE)).
 
     Shapes:
-        err: [batch, C], removed: [batch] -> weights [batch, C] (sum 1)
+        err: [batch, C], removed: [batch] -> weights [batch, C] (sum 1), scale [batch]
     """
 
-    def __init__(self, num_candidates: int, hidden: int = 32, sharpness: float = 4.0) -> None:
+    def __init__(self, num_candidates: int, hidden: int = 32, sharpness: float = 4.0,
+                 shrink: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.log_beta = nn.Parameter(torch.tensor(math.log(sharpness)))
         self.mlp = nn.Sequential(nn.Linear(num_candidates + 1, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, num_candidates))  # fmt: skip
+                                 nn.Linear(hidden, num_candidates + int(shrink)))  # fmt: skip
+        self.num_candidates = num_candidates
         nn.init.zeros_(self.mlp[2].weight)
         nn.init.zeros_(self.mlp[2].bias)
 
-    def forward(self, err: torch.Tensor, removed: torch.Tensor) -> torch.Tensor:
+    def forward(self, err: torch.Tensor,
+                removed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         log_err = err.detach().clamp_min(1e-12).log10().float()
         feats = torch.cat([log_err, removed.detach().clamp_min(1e-12).log10().float()[:, None]], 1)
-        logits = -self.log_beta.exp() * math.log(10.0) * log_err + self.mlp(feats)
-        return torch.softmax(logits, dim=1)
+        out = self.mlp(feats)
+        logits = -self.log_beta.exp() * math.log(10.0) * log_err + out[:, : self.num_candidates]
+        scale = 2.0 * torch.sigmoid(out[:, -1]) if out.shape[1] > self.num_candidates else None
+        return torch.softmax(logits, dim=1), torch.ones_like(err[:, 0]) if scale is None else scale
 
 
 class TemporalSkip(nn.Module):
@@ -197,7 +206,7 @@ class TemporalSkip(nn.Module):
     classical per-sample order selection; the choice is not differentiable, the chosen
     prediction is (through the denoiser). The gate's mix output is then unused. With
     ``select_gate`` as well, the hard choice becomes the learned soft one of
-    :class:`SelectGate`.
+    :class:`SelectGate` (with ``shrink``, also scaled per sample).
 
     Shapes:
         x, raw: [N, H, D] float32 (Re/Im interleaved) -> [N, F, D] float32
@@ -205,12 +214,14 @@ class TemporalSkip(nn.Module):
 
     def __init__(self, history: int, horizon: int, ar_order: int | None = None,
                  gate: bool = False, correction: bool = False,
-                 select: bool = False, select_gate: bool = False) -> None:  # fmt: skip
+                 select: bool = False, select_gate: bool = False,
+                 shrink: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.horizon = horizon
         self.ar_order = ar_order
         self.select = select
-        self.selector = SelectGate(2 * len(AR_SELECT_ORDERS)) if select and select_gate else None
+        self.selector = (SelectGate(2 * len(AR_SELECT_ORDERS), shrink=shrink)
+                         if select and select_gate else None)  # fmt: skip
         extra = horizon if ar_order is not None else 0
         self.linear = nn.Linear(history + extra, horizon, bias=False)
         self.gate = ARGate(correction=correction) if gate and ar_order is not None else None
@@ -261,8 +272,9 @@ class TemporalSkip(nn.Module):
         if self.selector is None:
             return torch.view_as_real(ar_select(rows, self.horizon, **kw)[0])
         preds, err = ar_candidates(rows, self.horizon, **kw)
-        w = self.selector(err, _removed_power(x, raw, batch))
-        return torch.view_as_real((w[:, :, None, None, None].to(preds.dtype) * preds).sum(1))
+        w, scale = self.selector(err, _removed_power(x, raw, batch))
+        pred = (w[:, :, None, None, None].to(preds.dtype) * preds).sum(1)
+        return torch.view_as_real(scale[:, None, None, None].to(pred.dtype) * pred)
 
     def _ar(self, x: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """AR prediction [batch, N/batch, F, D/2, 2] (real view) and fit residual [batch]."""
@@ -285,15 +297,17 @@ def _complex_rows(x: torch.Tensor, batch: int) -> torch.Tensor:
 
 
 def make_skip(config: CSIModelConfig, gate: bool = False, correction: bool = False,
-              select: bool = False, select_gate: bool = False) -> TemporalSkip | None:  # fmt: skip
+              select: bool = False, select_gate: bool = False,
+              shrink: bool = False) -> TemporalSkip | None:  # fmt: skip
     """The temporal skip of a model, or ``None`` (switched off, or bands of different sizes).
 
     ``gate``: with ``ar_skip``, mix the AR predictions of the noisy and the denoised rows
-    (models with a denoiser); ``correction``, ``select``, ``select_gate``: see
+    (models with a denoiser); ``correction``, ``select``, ``select_gate``, ``shrink``: see
     :class:`TemporalSkip`."""
     same = config.num_in_subcarriers == config.num_out_subcarriers
     if not (config.temporal_skip and same):
         return None
     order = AR_SKIP_ORDER if config.ar_skip else None
     return TemporalSkip(config.num_history, config.num_horizon, ar_order=order, gate=gate,
-                        correction=correction, select=select, select_gate=select_gate)  # fmt: skip
+                        correction=correction, select=select, select_gate=select_gate,
+                        shrink=shrink)  # fmt: skip
