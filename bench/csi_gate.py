@@ -5,7 +5,9 @@ ports and steps of the per-vector ratio) of the AR(4) fit on the noisy rows (the
 baseline's input), of the same fit on the denoised rows, and of the full model; each as
 the linear mean (then dB) and as the mean of the per-sample dB values. With ``ar_gate``,
 the median and 10/90 % quantiles of the gate's weight on the noisy rows' fit, and with
-``gate_correction`` of the gain on the network's correction.
+``gate_correction`` of the gain on the network's correction. With ``select_gate``, what the
+learned AR selector does: its sharpness, its weight on the noisy rows' candidates and per
+order, its scale on the skip (``select_shrink``) and the NMSE of the skip alone.
 
 Usage::
 
@@ -22,6 +24,7 @@ from pathlib import Path
 import torch
 
 from wirelessml.datasets import H5Dataset
+from wirelessml.models.csi_common import AR_SELECT_ORDERS
 from wirelessml.tasks.csi_noise import awgn
 from wirelessml.tasks.csi_prediction import sample_nmse
 from wirelessml.train.run import load_run
@@ -58,6 +61,24 @@ def _level(model, h: torch.Tensor, h_future: torch.Tensor, snr: float, gen) -> d
         out["gate_noisy_rows_q10_50_90"] = _quantiles(g[:, 0])
         if g.shape[1] > 1:
             out["correction_gain_q10_50_90"] = _quantiles(g[:, 1])
+    if skip.selector is not None:
+        out.update(_selector(skip, den, batch, rows, back, h_future))
+    return out
+
+
+def _selector(skip, den, batch, rows, back, h_future) -> dict:  # noqa: ANN001
+    """What a learned AR selector (``select_gate``) chose: its weights by row set and order,
+    its scale, and the NMSE of the skip it builds (before the network's correction)."""
+    preds, _, w, scale = skip.select_parts(den, batch, rows)
+    half = w.shape[1] // 2
+    mixed = scale[:, None, None, None] * (w[:, :, None, None, None] * preds).sum(1)
+    out = {"selector_sharpness": float(skip.selector.log_beta.exp()),
+           "selector_weight_on_noisy_rows_q10_50_90": _quantiles(w[:, half:].sum(1)),
+           "selector_mean_weight_per_order": {str(p): float(w[:, [i, half + i]].sum(1).mean())
+                                              for i, p in enumerate(AR_SELECT_ORDERS)},
+           "skip": _nmse(back(torch.view_as_real(mixed.to(torch.complex64))), h_future)}  # fmt: skip
+    if skip.selector.mlp[2].out_features > w.shape[1]:
+        out["skip_scale_q10_50_90"] = _quantiles(scale)
     return out
 
 

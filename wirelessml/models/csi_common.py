@@ -266,15 +266,26 @@ class TemporalSkip(nn.Module):
 
     def _select(self, x: torch.Tensor, batch: int, raw: torch.Tensor) -> torch.Tensor:
         """Per sample, the AR candidate with the lowest backtest error (real view)."""
-        rows = (_complex_rows(x, batch), _complex_rows(raw, batch))
-        kw = {"orders": AR_SELECT_ORDERS, "ridge": AR_SKIP_RIDGE, "max_gain": AR_SKIP_MAX_GAIN,
-              "target": rows[1][:, :, -self.horizon :]}  # fmt: skip
         if self.selector is None:
-            return torch.view_as_real(ar_select(rows, self.horizon, **kw)[0])
-        preds, err = ar_candidates(rows, self.horizon, **kw)
-        w, scale = self.selector(err, _removed_power(x, raw, batch))
+            rows = (_complex_rows(x, batch), _complex_rows(raw, batch))
+            return torch.view_as_real(ar_select(rows, self.horizon, orders=AR_SELECT_ORDERS,
+                                                ridge=AR_SKIP_RIDGE, max_gain=AR_SKIP_MAX_GAIN,
+                                                target=rows[1][:, :, -self.horizon :])[0])  # fmt: skip
+        preds, _, w, scale = self.select_parts(x, batch, raw)
         pred = (w[:, :, None, None, None].to(preds.dtype) * preds).sum(1)
         return torch.view_as_real(scale[:, None, None, None].to(pred.dtype) * pred)
+
+    def select_parts(self, x: torch.Tensor, batch: int, raw: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """What the learned selector mixes and its outputs: the candidates [batch, C, N/batch,
+        F, D/2] (complex; the orders of :data:`AR_SELECT_ORDERS` on ``x``, then on ``raw``),
+        their backtest errors [batch, C], the weights [batch, C] and the scale [batch]."""
+        rows = (_complex_rows(x, batch), _complex_rows(raw, batch))
+        preds, err = ar_candidates(rows, self.horizon, orders=AR_SELECT_ORDERS,
+                                   ridge=AR_SKIP_RIDGE, max_gain=AR_SKIP_MAX_GAIN,
+                                   target=rows[1][:, :, -self.horizon :])  # fmt: skip
+        w, scale = self.selector(err, _removed_power(x, raw, batch))
+        return preds, err, w, scale
 
     def _ar(self, x: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """AR prediction [batch, N/batch, F, D/2, 2] (real view) and fit residual [batch]."""
