@@ -3,7 +3,8 @@
 The protocol counts a scenario for the estimator with the lowest NMSE among *all* the
 estimators it ran. This recounts among a subset (``--exclude``), e.g. without a baseline
 added after the acceptance criterion was written, and splits the counts of one category by
-AWGN level and by winner. Nothing is re-run: it reads ``report.json``.
+AWGN level and by winner. Nothing is re-run: it reads ``report.json`` (or a gzipped copy,
+``.json.gz``).
 
 Usage::
 
@@ -13,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 from collections import Counter
 from pathlib import Path
@@ -42,7 +44,9 @@ def main() -> None:
                         choices=("regular", "robustness", "generalization"))  # fmt: skip
     parser.add_argument("--results", type=Path, default=None, help="write the counts as JSON")
     args = parser.parse_args()
-    report = json.loads(args.report.read_text())
+    opener = gzip.open if args.report.suffix == ".gz" else open
+    with opener(args.report, "rt") as f:
+        report = json.load(f)
     known = set(report["scenarios"][0]["results"])
     exclude = {x for x in args.exclude.split(",") if x}
     if exclude - known:
