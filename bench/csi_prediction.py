@@ -33,6 +33,10 @@ Usage::
         --model-set csi4cast:ar_skip=True --results bench/results/csi_prediction_arskip.json
     # the gated variants (docs/benchmarks.md): add to every command
     #   --model-set csi4cast:ar_gate=True [--model-set csi4cast:gate_correction=True]
+    # the learned AR selector (the best so far) adds to those two
+    #   --model-set csi4cast:ar_select=True --model-set csi4cast:select_gate=True
+    #   --model-set csi4cast:select_shrink=True
+    # then bench/csi_share.py recounts the shares without a baseline (e.g. ar-select)
 """
 
 from __future__ import annotations
