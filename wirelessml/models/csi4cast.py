@@ -115,7 +115,11 @@ class CSI4CASTConfig(CSIModelConfig):
     a soft minimum of the backtest errors. ``select_shrink`` (needs ``select_gate``): the
     selector also scales the skip per sample (in (0, 2), started at 1), so that the model
     can shrink the extrapolation of a sample it cannot predict (fast UEs): the network's
-    correction is computed without seeing the skip and cannot do it.
+    correction is computed without seeing the skip and cannot do it. Measured on the TDD
+    benchmark (75 min each, one run each): best in 78.2 % of the generalization scenarios
+    with ``select_gate``, 85.1 % with ``select_shrink`` as well (67.6 % with
+    ``gate_correction`` alone, 60 min); the hard ``ar_select`` alone trained slower than
+    ``gate_correction`` and was stopped.
 
     Examples:
         >>> CSI4CASTConfig.paper().arch()["d_model"], CSI4CASTConfig.cpu().arch()["d_model"]
