@@ -71,7 +71,7 @@ def _selector(skip, den, batch, rows, back, h_future) -> dict:  # noqa: ANN001
     its scale, and the NMSE of the skip it builds (before the network's correction)."""
     preds, _, w, scale = skip.select_parts(den, batch, rows)
     half = w.shape[1] // 2
-    mixed = scale[:, None, None, None] * (w[:, :, None, None, None] * preds).sum(1)
+    mixed = skip.mix_candidates(preds, w, scale)
     out = {"selector_sharpness": float(skip.selector.log_beta.exp()),
            "selector_weight_on_noisy_rows_q10_50_90": _quantiles(w[:, half:].sum(1)),
            "selector_mean_weight_per_order": {str(p): float(w[:, [i, half + i]].sum(1).mean())

@@ -17,7 +17,7 @@ from torch import nn
 
 from wirelessml.config import check_field
 from wirelessml.nn.complex_edge import ChannelsToComplex, ComplexToChannels
-from wirelessml.nn.linear_prediction import ar_candidates, ar_fit, ar_rollout, ar_select
+from wirelessml.nn.linear_prediction import ARFit, ar_candidates, ar_fit, ar_rollout
 
 __all__ = ["ARGate", "CSIModelConfig", "CSIRows", "TemporalSkip", "sinusoidal_positions"]
 
@@ -204,7 +204,8 @@ class TemporalSkip(nn.Module):
     candidate with the lowest backtest error (:func:`ar_backtest` against the noisy rows)
     among AR(p), p in :data:`AR_SELECT_ORDERS`, fitted on ``x`` and on ``raw``: the
     classical per-sample order selection; the choice is not differentiable, the chosen
-    prediction is (through the denoiser). The gate's mix output is then unused. With
+    prediction is (through the denoiser). The gate then gives the correction's gain only
+    (its mix weight is not computed into anything). With
     ``select_gate`` as well, the hard choice becomes the learned soft one of
     :class:`SelectGate` (with ``shrink``, also scaled per sample).
 
@@ -241,9 +242,13 @@ class TemporalSkip(nn.Module):
     def gated(self, x: torch.Tensor, batch: int,
               raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         """The gated (or selected) AR prediction [N, F, D] and the correction's gain [N, 1, 1]."""
-        ar, g = self._mix(x, batch, raw)
-        if self.select:
+        if self.select:  # the gate gives the correction's gain only: no AR(4) roll-outs, no mix
+            _need_raw(raw)
             ar = self._select(x, batch, raw)
+            g = self.gate(self._fit(raw, batch)[1].residual, self._fit(x, batch)[1].residual,
+                          _removed_power(x, raw, batch))  # fmt: skip
+        else:
+            ar, g = self._mix(x, batch, raw)
         gain = g[:, 1].repeat_interleave(x.shape[0] // batch)[:, None, None]
         return ar.reshape(x.shape[0], self.horizon, x.shape[2]), gain
 
@@ -251,8 +256,7 @@ class TemporalSkip(nn.Module):
                    raw: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
         """What the gate mixes and its outputs: the AR predictions of ``x`` (denoised rows)
         and of ``raw`` [batch, N/batch, F, D/2, 2] (real view), and the gates [batch, 1 or 2]."""
-        if raw is None:
-            raise ValueError("a gated AR skip needs the rows before the denoiser (raw=)")
+        _need_raw(raw)
         ar, res = self._ar(x, batch)
         ar_raw, res_raw = self._ar(raw, batch)
         g = self.gate(res_raw, res, _removed_power(x, raw, batch))
@@ -265,34 +269,51 @@ class TemporalSkip(nn.Module):
         return w * ar_raw + (1.0 - w) * ar, g
 
     def _select(self, x: torch.Tensor, batch: int, raw: torch.Tensor) -> torch.Tensor:
-        """Per sample, the AR candidate with the lowest backtest error (real view)."""
+        """Per sample, the AR candidate with the lowest backtest error, or the learned mix of
+        the candidates (real view)."""
         if self.selector is None:
-            rows = (_complex_rows(x, batch), _complex_rows(raw, batch))
-            return torch.view_as_real(ar_select(rows, self.horizon, orders=AR_SELECT_ORDERS,
-                                                ridge=AR_SKIP_RIDGE, max_gain=AR_SKIP_MAX_GAIN,
-                                                target=rows[1][:, :, -self.horizon :])[0])  # fmt: skip
+            preds, err = self._candidates(x, batch, raw)
+            return torch.view_as_real(preds[torch.arange(batch, device=err.device), err.argmin(1)])
         preds, _, w, scale = self.select_parts(x, batch, raw)
-        pred = (w[:, :, None, None, None].to(preds.dtype) * preds).sum(1)
-        return torch.view_as_real(scale[:, None, None, None].to(pred.dtype) * pred)
+        return torch.view_as_real(self.mix_candidates(preds, w, scale))
 
     def select_parts(self, x: torch.Tensor, batch: int, raw: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
         """What the learned selector mixes and its outputs: the candidates [batch, C, N/batch,
         F, D/2] (complex; the orders of :data:`AR_SELECT_ORDERS` on ``x``, then on ``raw``),
         their backtest errors [batch, C], the weights [batch, C] and the scale [batch]."""
-        rows = (_complex_rows(x, batch), _complex_rows(raw, batch))
-        preds, err = ar_candidates(rows, self.horizon, orders=AR_SELECT_ORDERS,
-                                   ridge=AR_SKIP_RIDGE, max_gain=AR_SKIP_MAX_GAIN,
-                                   target=rows[1][:, :, -self.horizon :])  # fmt: skip
+        preds, err = self._candidates(x, batch, raw)
         w, scale = self.selector(err, _removed_power(x, raw, batch))
         return preds, err, w, scale
 
+    @staticmethod
+    def mix_candidates(preds: torch.Tensor, w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """The selector's skip [batch, N/batch, F, D/2] from :meth:`select_parts`' outputs."""
+        pred = (w[:, :, None, None, None].to(preds.dtype) * preds).sum(1)
+        return scale[:, None, None, None].to(pred.dtype) * pred
+
+    def _candidates(self, x: torch.Tensor, batch: int,
+                    raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """:func:`ar_candidates` of ``x`` and ``raw``, scored against the noisy rows."""
+        rows = (_complex_rows(x, batch), _complex_rows(raw, batch))
+        return ar_candidates(rows, self.horizon, orders=AR_SELECT_ORDERS, ridge=AR_SKIP_RIDGE,
+                             max_gain=AR_SKIP_MAX_GAIN, target=rows[1][:, :, -self.horizon :])  # fmt: skip
+
+    def _fit(self, x: torch.Tensor, batch: int) -> tuple[torch.Tensor, ARFit]:
+        """The rows as complex series [batch, N/batch, T, D/2] and their AR fit."""
+        h = _complex_rows(x, batch)
+        return h, ar_fit(h, order=self.ar_order, ridge=AR_SKIP_RIDGE)
+
     def _ar(self, x: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """AR prediction [batch, N/batch, F, D/2, 2] (real view) and fit residual [batch]."""
-        h = _complex_rows(x, batch)
-        fit = ar_fit(h, order=self.ar_order, ridge=AR_SKIP_RIDGE)
+        h, fit = self._fit(x, batch)
         pred = ar_rollout(h, fit.coef, self.horizon, max_gain=AR_SKIP_MAX_GAIN)
         return torch.view_as_real(pred), fit.residual
+
+
+def _need_raw(raw: torch.Tensor | None) -> None:
+    if raw is None:
+        raise ValueError("a gated AR skip needs the rows before the denoiser (raw=)")
 
 
 def _removed_power(x: torch.Tensor, raw: torch.Tensor, batch: int) -> torch.Tensor:
