@@ -84,6 +84,11 @@ SIZES: dict[tuple[str, str], dict[str, Any]] = {
 """Architecture of each (size, duplex); a config field left ``None`` takes its value here."""
 
 
+_OPTION_NEEDS = (("gate_correction", "ar_gate"), ("ar_select", "gate_correction"),
+                 ("select_gate", "ar_select"), ("select_shrink", "select_gate"))  # fmt: skip
+"""The skip options after ``ar_gate`` and the option each needs."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class CSI4CASTConfig(CSIModelConfig):
     """Configuration of :class:`CSI4CAST`; ``None`` fields come from :data:`SIZES`.
@@ -154,22 +159,11 @@ class CSI4CASTConfig(CSIModelConfig):
                     "True or False")  # fmt: skip
         check_field(not self.ar_gate or self.ar_skip, self, "ar_gate", self.ar_gate,
                     "False when ar_skip=False (the gate mixes the AR skip's predictions)")  # fmt: skip
-        check_field(isinstance(self.gate_correction, bool), self, "gate_correction",
-                    self.gate_correction, "True or False")  # fmt: skip
-        check_field(not self.gate_correction or self.ar_gate, self, "gate_correction",
-                    self.gate_correction, "False when ar_gate=False")  # fmt: skip
-        check_field(isinstance(self.ar_select, bool), self, "ar_select", self.ar_select,
-                    "True or False")  # fmt: skip
-        check_field(not self.ar_select or self.gate_correction, self, "ar_select",
-                    self.ar_select, "False when gate_correction=False")  # fmt: skip
-        check_field(isinstance(self.select_gate, bool), self, "select_gate", self.select_gate,
-                    "True or False")  # fmt: skip
-        check_field(not self.select_gate or self.ar_select, self, "select_gate",
-                    self.select_gate, "False when ar_select=False")  # fmt: skip
-        check_field(isinstance(self.select_shrink, bool), self, "select_shrink",
-                    self.select_shrink, "True or False")  # fmt: skip
-        check_field(not self.select_shrink or self.select_gate, self, "select_shrink",
-                    self.select_shrink, "False when select_gate=False")  # fmt: skip
+        for name, needs in _OPTION_NEEDS:  # each option builds on the one before
+            value = getattr(self, name)
+            check_field(isinstance(value, bool), self, name, value, "True or False")
+            check_field(not value or getattr(self, needs), self, name, value,
+                        f"False when {needs}=False")  # fmt: skip
         arch = self.arch()
         for name in _ARCH:
             value = arch[name]
@@ -364,7 +358,7 @@ class CSI4CAST(nn.Module):
         # linear prediction of the denoised rows (and, with ar_skip, their AR prediction;
         # with ar_gate, mixed per sample with the AR prediction of the noisy rows)
         gain = 1.0
-        if self.config.gate_correction and self.skip is not None:
+        if self.config.gate_correction:  # implies ar_skip, hence a skip (equal bands)
             skip, gain = self.skip.gated(x_den, h_hist.shape[0], raw=x)
         else:
             skip = self.skip(x_den, h_hist.shape[0], raw=x) if self.skip is not None else 0.0

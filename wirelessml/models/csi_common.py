@@ -17,7 +17,13 @@ from torch import nn
 
 from wirelessml.config import check_field
 from wirelessml.nn.complex_edge import ChannelsToComplex, ComplexToChannels
-from wirelessml.nn.linear_prediction import ARFit, ar_candidates, ar_fit, ar_rollout
+from wirelessml.nn.linear_prediction import (
+    SELECT_ORDERS,
+    ARFit,
+    ar_candidates,
+    ar_fit,
+    ar_rollout,
+)
 
 __all__ = ["ARGate", "CSIModelConfig", "CSIRows", "TemporalSkip", "sinusoidal_positions"]
 
@@ -121,7 +127,7 @@ gradient through the solve bounded on nearly constant (slow) histories."""
 AR_SKIP_MAX_GAIN = 4.0
 """A sample whose AR roll-out has more than 4x (6 dB) its history's power falls back to
 repeating the last snapshot."""
-AR_SELECT_ORDERS = (2, 4, 6, 8)
+AR_SELECT_ORDERS = SELECT_ORDERS
 """The AR orders ``ar_select`` chooses from, per sample (each fitted on the denoised and on
 the noisy rows)."""
 
@@ -187,7 +193,7 @@ class SelectGate(nn.Module):
         out = self.mlp(feats)
         logits = -self.log_beta.exp() * math.log(10.0) * log_err + out[:, : self.num_candidates]
         scale = 2.0 * torch.sigmoid(out[:, -1]) if out.shape[1] > self.num_candidates else None
-        return torch.softmax(logits, dim=1), torch.ones_like(err[:, 0]) if scale is None else scale
+        return torch.softmax(logits, dim=1), torch.ones_like(logits[:, 0]) if scale is None else scale
 
 
 class TemporalSkip(nn.Module):

@@ -13,7 +13,11 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["ARFit", "ar_backtest", "ar_candidates", "ar_fit", "ar_predict", "ar_rollout", "ar_select"]
+__all__ = ["SELECT_ORDERS", "ARFit", "ar_backtest", "ar_candidates", "ar_fit", "ar_predict", "ar_rollout", "ar_select"]
+
+
+SELECT_ORDERS = (2, 4, 6, 8)
+"""The AR orders a per-sample order selection (:func:`ar_select`) chooses from by default."""
 
 
 class ARFit(NamedTuple):
@@ -155,7 +159,7 @@ def ar_backtest(h_hist: torch.Tensor, num_horizon: int, *, order: int = 4, ridge
 
 
 def ar_candidates(histories: Sequence[torch.Tensor], num_horizon: int, *,
-                  orders: Sequence[int] = (2, 4, 6, 8), ridge: float = 1e-9,
+                  orders: Sequence[int] = SELECT_ORDERS, ridge: float = 1e-9,
                   max_gain: float | None = None,
                   target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """The AR(p) predictions (p in ``orders``) of each of ``histories`` and their
@@ -177,7 +181,7 @@ def ar_candidates(histories: Sequence[torch.Tensor], num_horizon: int, *,
 
 
 def ar_select(histories: Sequence[torch.Tensor], num_horizon: int, *,
-              orders: Sequence[int] = (2, 4, 6, 8), ridge: float = 1e-9,
+              orders: Sequence[int] = SELECT_ORDERS, ridge: float = 1e-9,
               max_gain: float | None = None,
               target: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Per-sample order selection: of the :func:`ar_candidates` (e.g. of a noisy and a

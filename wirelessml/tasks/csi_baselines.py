@@ -21,12 +21,9 @@ from __future__ import annotations
 import torch
 
 from wirelessml.errors import ConfigError
-from wirelessml.nn.linear_prediction import ar_predict, ar_select
+from wirelessml.nn.linear_prediction import SELECT_ORDERS, ar_predict, ar_select
 
 __all__ = ["ARPredictor", "ARSelectPredictor", "NoPrediction", "ar_predict"]
-
-SELECT_ORDERS = (2, 4, 6, 8)
-"""The orders ``ar-select`` chooses from."""
 
 
 class _Classical:
